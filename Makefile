@@ -1,0 +1,39 @@
+# The two commands a reader needs (see README.md):
+#   make book   set up .venv and build the HTML book into _build/html (offline, warnings are errors)
+#   make test   set up .venv, build the book, then run every test (package, checks, notebooks, browser)
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.attnbook-installed
+# One thread per torch/BLAS process: notebooks and tests never fight over the cores.
+export OMP_NUM_THREADS ?= 2
+export OMP_WAIT_POLICY ?= PASSIVE
+export PYDEVD_DISABLE_FILE_VALIDATION = 1
+
+.PHONY: setup book test exercises check-exercises clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+book: setup
+	rm -rf _build/html
+	$(BIN)/jupyter-book build . --all -W --keep-going
+
+exercises: setup
+	$(BIN)/python tools/make_exercises.py
+
+check-exercises: setup
+	$(BIN)/python tools/make_exercises.py --check
+
+test: book
+	$(BIN)/python -m pytest tests chapters solutions exercises \
+	  --nbval-lax --nbval-current-env --nbval-cell-timeout=300 --timeout=900
+
+clean:
+	rm -rf _build
