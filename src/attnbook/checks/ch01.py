@@ -37,8 +37,8 @@ def _softmax_cases(rng):
         Case({"scores": scores(6), "temperature": 1.0}),
         Case({"scores": scores(5), "temperature": float(rng.choice([0.25, 0.5]))}),
         Case({"scores": scores(4), "temperature": float(rng.choice([2.0, 5.0]))}),
-        Case({"scores": scores(3, 7), "temperature": 1.0}),
         Case({"scores": scores(4, 4), "temperature": 0.5}),
+        Case({"scores": scores(3, 7), "temperature": 1.0}),
         Case({"scores": scores(2, 3, 5).astype(np.float32), "temperature": 2.0}, "float32 scores"),
         Case({"scores": 1000.0 + scores(6), "temperature": 1.0}, "very large scores"),
         Case({"scores": np.stack([1000.0 + scores(5), -1000.0 + scores(5)]), "temperature": 1.0},
@@ -114,7 +114,7 @@ def _weighted_average_cases(rng):
         weights = softmax(rng.normal(size=n)).astype(dtype)
         return Case({"weights": weights, "values": rng.normal(size=(n, d)).astype(dtype)}, note)
 
-    return [case(4, 3), case(7, 2), case(5, 5, note="as many words as features"),
+    return [case(5, 5, note="as many words as features"), case(4, 3), case(7, 2),
             case(1, 4, note="a single word"), case(6, 3, np.float32, "float32 inputs")]
 
 
@@ -193,13 +193,11 @@ ATTENTION_WEIGHTS = Exercise(
     cases=_query_cases,
     mistakes=[
         Mistake("raw-scores",
-                "you returned the raw scores: they can be negative and do not sum to 1. Turn "
-                "them into weights with a softmax.",
-                model=lambda q, k, t: np.asarray(k) @ np.asarray(q) / t),
-        Mistake("raw-scores-no-temperature",
-                "you returned the raw scores: they can be negative and do not sum to 1. Turn "
-                "them into weights with a softmax (after dividing by the temperature).",
-                model=lambda q, k, t: np.asarray(k) @ np.asarray(q)),
+                "you returned the raw scores: they can be negative and do not sum to 1. Divide "
+                "them by the temperature and turn them into weights with a softmax.",
+                detect=lambda r, c: any(np.allclose(np.asarray(r, float), c.args["keys"] @ c.args["query"] / t,
+                                                    rtol=1e-4, atol=1e-5)
+                                        for t in (c.args["temperature"], 1.0))),
         Mistake("negated",
                 "the key most similar to the query gets the smallest weight: the scores have "
                 "the wrong sign. The score is the dot product query . key, not minus it or a distance.",

@@ -213,7 +213,9 @@ class Mistake:
             if self.model is not None:
                 return matches(result, self.model(*copy.deepcopy(list(case.args.values()))), tol)
             if self.detect is not None:
-                return bool(self.detect(result, case))
+                # predicates judge well-formed results only: NaN or infinity has its own message
+                values = as_array(result)
+                return bool(np.all(np.isfinite(values)) and self.detect(result, case))
         except Exception:
             return False
         return False

@@ -1,0 +1,6 @@
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # checkkit
+sys.path.insert(0, str(ROOT / "tools"))                     # make_exercises
