@@ -1,0 +1,180 @@
+"""The built book, opened in a real headless Chromium (Playwright driving Debian's chromium).
+
+Run ``make book`` first (``make test`` does). Every page of the table of contents is loaded over
+HTTP from localhost: math typeset by the local MathJax, every image loaded, no failed request,
+no script error (the allowed console messages are listed below with their reasons).
+"""
+
+import functools
+import http.server
+import re
+import shutil
+import threading
+from pathlib import Path
+
+import pytest
+import yaml
+
+from notebooks import ROOT
+
+HTML = ROOT / "_build" / "html"
+CHROMIUM = "/usr/bin/chromium"
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+# Console errors that sphinx-book-theme prints on every page, harmless for readers.
+ALLOWED_CONSOLE_ERRORS = {
+    # the theme reads a colour mode from localStorage, finds none in a fresh profile, and uses "auto"
+    r"^Got invalid theme mode",
+    # sphinx-thebe's loader script is included twice by the theme; the second declaration is ignored
+    r"Identifier 'THEBE_JS_URL' has already been declared",
+}
+
+
+def toc_pages():
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    files = [toc["root"]] + [entry["file"] for part in toc["parts"] for entry in part["chapters"]]
+    return [f + ".html" for f in files]
+
+
+PAGES = toc_pages()
+
+
+@pytest.fixture(scope="session")
+def site():
+    if not (HTML / "index.html").exists():
+        pytest.fail("the book is not built: run `make book` (or `make test`, which builds it)")
+    handler = functools.partial(QuietHandler, directory=str(HTML))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+
+
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium chromium-driver")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        yield browser
+        browser.close()
+
+
+class PageLog:
+    def __init__(self, page, base):
+        self.errors, self.failed, self.bad_status = [], [], []
+        page.on("console", lambda m: m.type == "error" and self.errors.append(m.text))
+        page.on("pageerror", lambda e: self.errors.append(f"uncaught: {e}"))
+        page.on("requestfailed", lambda r: self.failed.append(r.url))
+        page.on("response", lambda r: r.status >= 400 and self.bad_status.append(f"{r.status} {r.url}"))
+        page.on("request", lambda r: r.url.startswith(("http:", "https:")) and not r.url.startswith(base)
+                and self.failed.append(f"external: {r.url}"))
+
+    def unexpected_errors(self):
+        return [e for e in self.errors if not any(re.search(p, e) for p in ALLOWED_CONSOLE_ERRORS)
+                and not e.startswith("Failed to load resource")]  # those are counted via bad_status
+
+
+def open_page(browser, site, page_path):
+    page = browser.new_page()
+    log = PageLog(page, site)
+    page.goto(f"{site}/{page_path}", wait_until="load")
+    page.wait_for_load_state("networkidle")
+    return page, log
+
+
+def typeset(page):
+    """Wait for MathJax to finish; return (math elements, typeset containers)."""
+    page.wait_for_function("() => !window.MathJax || (window.MathJax.startup && window.MathJax.startup.promise)",
+                           timeout=15000)
+    page.evaluate("() => window.MathJax && window.MathJax.startup.promise")
+    return (page.locator(".math").count(), page.locator("mjx-container").count())
+
+
+@pytest.mark.parametrize("page_path", PAGES)
+def test_page_loads_cleanly(browser, site, page_path):
+    page, log = open_page(browser, site, page_path)
+    math, containers = typeset(page)
+    if math:
+        assert containers >= math, f"{math} math elements but only {containers} typeset"
+        assert page.locator("mjx-container mjx-merror").count() == 0, "MathJax reported a TeX error"
+    images = page.evaluate("() => Array.from(document.images).map(i => [i.src, i.complete && i.naturalWidth > 0])")
+    broken = [src for src, ok in images if not ok]
+    assert not broken, f"images that did not load: {broken}"
+    assert not log.failed, f"failed or external requests: {log.failed}"
+    assert not log.bad_status, f"HTTP errors: {log.bad_status}"
+    assert not log.unexpected_errors(), f"script errors: {log.unexpected_errors()}"
+    page.close()
+
+
+def chapter_pages():
+    return [p for p in PAGES if p.startswith("chapters/")]
+
+
+@pytest.mark.parametrize("page_path", chapter_pages())
+def test_chapter_has_figures_and_math(browser, site, page_path):
+    page, _ = open_page(browser, site, page_path)
+    math, containers = typeset(page)
+    assert containers > 0, "a chapter has math"
+    assert page.locator("img").count() >= 1, "a chapter has figures"
+    page.close()
+
+
+def test_highlighted_text_is_shown(browser, site):
+    page, _ = open_page(browser, site, "chapters/01_smart_highlighter.html")
+    blocks = page.locator(".attnbook-highlight")
+    assert blocks.count() >= 4
+    words = page.locator(".attnbook-highlight").first.locator(".attnbook-word")
+    assert words.count() == 15 and words.nth(8).inner_text() == "jumped"
+    # the brightest word has the strongest background
+    alphas = page.evaluate(r"""() => Array.from(document.querySelector('.attnbook-highlight')
+        .querySelectorAll('.attnbook-word')).map(s => {
+        const c = getComputedStyle(s).backgroundColor.match(/[\d.]+/g).map(Number);
+        return c.length > 3 ? c[3] : 1; })""")
+    assert max(alphas) == alphas[8]
+    page.close()
+
+
+def test_exercises_and_solutions_show_the_checks(browser, site):
+    page, _ = open_page(browser, site, "exercises/01_smart_highlighter.html")
+    assert page.get_by_text("not attempted yet").count() == 4
+    page.close()
+    page, _ = open_page(browser, site, "solutions/01_smart_highlighter.html")
+    text = page.inner_text("main")
+    assert all(f"\u2714 ex-01-{i}" in text for i in range(1, 5))
+    assert "not attempted" not in text
+    page.close()
+
+
+def test_search_works_offline(browser, site):
+    page, log = open_page(browser, site, "search.html?q=softmax")
+    page.wait_for_selector("#search-results li", timeout=15000)
+    assert page.locator("#search-results li").count() >= 2
+    assert not log.failed
+    page.close()
+
+
+def test_download_button_offers_the_notebook(browser, site):
+    page, _ = open_page(browser, site, "chapters/01_smart_highlighter.html")
+    links = page.evaluate("() => Array.from(document.querySelectorAll('.dropdown-download-buttons a')).map(a => a.href)")
+    notebooks = [l for l in links if l.endswith(".ipynb")]
+    assert notebooks, f"no .ipynb download link among {links}"
+    page.close()
+    path = notebooks[0].split("/", 3)[3]
+    assert (HTML / path).exists()
+
+
+def test_no_page_asks_the_network():
+    for html in HTML.rglob("*.html"):
+        text = html.read_text(encoding="utf-8")
+        for match in re.finditer(r'<(?:script|link)[^>]+(?:src|href)="(https?:[^"]+)"', text):
+            pytest.fail(f"{html.relative_to(HTML)} loads {match.group(1)}")
+    assert (HTML / "_static" / "mathjax" / "tex-chtml.js").exists()
