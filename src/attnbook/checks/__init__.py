@@ -12,11 +12,18 @@ In an exercise notebook::
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
+
 from .core import CheckFailure, Exercise, Mistake, NotAttempted
-from . import ch01
+
+#: The chapter modules ``chNN``, in book order; each defines a list ``EXERCISES``.
+CHAPTERS = [importlib.import_module(f"{__name__}.{m.name}")
+            for m in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name)
+            if m.name.startswith("ch") and m.name[2:].isdigit()]
 
 #: Every exercise of the book, by id, in book order.
-EXERCISES: dict[str, Exercise] = {ex.id: ex for module in (ch01,) for ex in module.EXERCISES}
+EXERCISES: dict[str, Exercise] = {ex.id: ex for module in CHAPTERS for ex in module.EXERCISES}
 
 _hints_shown: dict[str, int] = {}
 
