@@ -170,3 +170,18 @@ def test_every_check_is_fast_on_a_correct_answer():
         started = time.perf_counter()
         run_check(ex_id, answers[0])
         assert time.perf_counter() - started < 1.0, ex_id
+
+
+def test_forbidden_builtin_is_refused_and_restored():
+    from attnbook.checks.core import Case, Exercise
+
+    ex = Exercise(id="ex-00-1", title="norm by hand", chapter=0, points=1, function="norm",
+                  reference=lambda x: np.sqrt((x * x).sum()),
+                  cases=lambda rng: [Case({"x": rng.normal(size=4)})],
+                  forbidden=["numpy.linalg.norm"])
+    original = np.linalg.norm
+    with pytest.raises(CheckFailure, match="build it yourself: your function called numpy.linalg.norm") as info:
+        ex.run(lambda x: np.linalg.norm(x))
+    assert info.value.mistake == "forbidden-builtin"
+    assert np.linalg.norm is original
+    assert ex.run(lambda x: np.sqrt(np.dot(x, x)), quiet=True) == 1

@@ -13,7 +13,9 @@ calls the learner's function on every case, under a time limit, and compares:
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import importlib
 import signal
 import threading
 import time
@@ -47,6 +49,30 @@ class CheckFailure(AssertionError):
 
 class NotAttempted(CheckFailure):
     """The exercise still holds its stub (it raises ``NotImplementedError``)."""
+
+
+class _Forbidden(BaseException):
+    """Raised when the learner's code calls a function the exercise forbids."""
+
+
+@contextlib.contextmanager
+def forbid(names):
+    """Within the block, calling any of the dotted ``names`` raises :class:`_Forbidden`."""
+    patched = []
+    try:
+        for name in names:
+            module_name, attr = name.rsplit(".", 1)
+            module = importlib.import_module(module_name)
+
+            def refuse(*args, _name=name, **kwargs):
+                raise _Forbidden(_name)
+
+            patched.append((module, attr, getattr(module, attr)))
+            setattr(module, attr, refuse)
+        yield
+    finally:
+        for module, attr, original in reversed(patched):
+            setattr(module, attr, original)
 
 
 class _OutOfTime(BaseException):
@@ -236,6 +262,7 @@ class Exercise:
     hints: list[str] = field(default_factory=list)
     tolerance: Tolerance = field(default_factory=Tolerance)
     time_limit: float = 5.0            # seconds for the whole check
+    forbidden: list[str] = field(default_factory=list)  # e.g. "torch.nn.functional.scaled_dot_product_attention"
 
     def fail(self, message: str, mistake: str | None = None):
         raise CheckFailure(self.id, message, mistake)
@@ -274,7 +301,11 @@ class Exercise:
         before = copy.deepcopy(args)
         remaining = max(0.05, deadline - time.perf_counter())
         try:
-            result = call_with_time_limit(answer, tuple(args), remaining)
+            with forbid(self.forbidden):
+                result = call_with_time_limit(answer, tuple(args), remaining)
+        except _Forbidden as exc:
+            self.fail(f"this exercise asks you to build it yourself: your function called {exc.args[0]}. "
+                      f"Use it afterwards to test your own version.", "forbidden-builtin")
         except NotImplementedError:
             raise NotAttempted(
                 self.id, f"not attempted yet: replace `raise NotImplementedError()` in "
