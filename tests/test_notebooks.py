@@ -73,6 +73,8 @@ def test_solution_metadata_matches_the_checks(path):
         ex = EXERCISES[match["id"]]
         assert meta["grade_id"] == ex.id and meta["points"] == ex.points and meta["locked"]
         assert match["fn"] == ex.function
+        hidden = f'### BEGIN HIDDEN TESTS\nfrom attnbook.grading import grade; grade("{ex.id}")\n### END HIDDEN TESTS'
+        assert hidden in cell.source, f"{ex.id}: the check cell ends with the hidden grade() test"
         found[ex.id] = ex
     expected = {i for i, ex in EXERCISES.items() if ex.chapter == chapter}
     assert set(found) == expected, "every exercise of the chapter has exactly one check cell"

@@ -7,34 +7,46 @@ In an exercise notebook::
     hint("ex-01-1")                              # the next hint, one more each call
 
 ``EXERCISES`` maps each exercise id to its :class:`Exercise` (``title``, ``chapter``,
-``points``, ``hints``, ``mistakes``).
+``points``, ``hints``, ``mistakes``). Chapter modules (``chNN``) are imported when first
+needed, so a chapter-1 notebook never pays for importing PyTorch.
 """
 
 from __future__ import annotations
 
 import importlib
 import pkgutil
+import re
 
 from .core import CheckFailure, Exercise, Mistake, NotAttempted
 
-#: The chapter modules ``chNN``, in book order; each defines a list ``EXERCISES``.
-CHAPTERS = [importlib.import_module(f"{__name__}.{m.name}")
-            for m in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name)
-            if m.name.startswith("ch") and m.name[2:].isdigit()]
-
-#: Every exercise of the book, by id, in book order.
-EXERCISES: dict[str, Exercise] = {ex.id: ex for module in CHAPTERS for ex in module.EXERCISES}
-
+#: The names of the chapter modules, in book order; each defines a list ``EXERCISES``.
+CHAPTER_MODULES = sorted(m.name for m in pkgutil.iter_modules(__path__) if re.fullmatch(r"ch\d\d", m.name))
+_ID = re.compile(r"ex-(\d\d)-\d+")
 _hints_shown: dict[str, int] = {}
 
 
-def _exercise(exercise_id) -> Exercise:
-    try:
-        return EXERCISES[exercise_id]
-    except (KeyError, TypeError):
-        known = ", ".join(EXERCISES)
+def chapter_exercises(chapter: int) -> dict[str, Exercise]:
+    """The exercises of one chapter, by id (imports only that chapter's module)."""
+    name = f"ch{chapter:02d}"
+    if name not in CHAPTER_MODULES:
+        return {}
+    return {ex.id: ex for ex in importlib.import_module(f"{__name__}.{name}").EXERCISES}
+
+
+def __getattr__(name):
+    if name == "EXERCISES":  # every exercise of the book, by id, in book order
+        return {ex_id: ex for m in CHAPTER_MODULES for ex_id, ex in chapter_exercises(int(m[2:])).items()}
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def get_exercise(exercise_id) -> Exercise:
+    match = _ID.fullmatch(exercise_id) if isinstance(exercise_id, str) else None
+    exercise = chapter_exercises(int(match.group(1))).get(exercise_id) if match else None
+    if exercise is None:
+        known = ", ".join(__getattr__("EXERCISES"))
         raise CheckFailure(str(exercise_id), f"there is no exercise called {exercise_id!r}; "
-                                             f"the exercises are: {known}.") from None
+                                             f"the exercises are: {known}.")
+    return exercise
 
 
 def check(exercise_id: str, answer) -> None:
@@ -43,12 +55,12 @@ def check(exercise_id: str, answer) -> None:
     Prints one line with a tick when it passes; raises :class:`CheckFailure`
     with a short explanation when it does not.
     """
-    _exercise(exercise_id).run(answer)
+    get_exercise(exercise_id).run(answer)
 
 
 def hint(exercise_id: str, level: int | None = None) -> str:
     """Print the next hint for ``exercise_id`` (or hint number ``level``) and return it."""
-    exercise = _exercise(exercise_id)
+    exercise = get_exercise(exercise_id)
     hints = exercise.hints
     if level is None:
         level = min(_hints_shown.get(exercise_id, 0) + 1, len(hints))
@@ -61,4 +73,4 @@ def hint(exercise_id: str, level: int | None = None) -> str:
     return text
 
 
-__all__ = ["EXERCISES", "CheckFailure", "Exercise", "Mistake", "NotAttempted", "check", "hint"]
+__all__ = ["EXERCISES", "CheckFailure", "Exercise", "Mistake", "NotAttempted", "check", "get_exercise", "hint"]
