@@ -1,6 +1,8 @@
 # The two commands a reader needs (see README.md):
 #   make book   set up .venv and build the HTML book into _build/html (offline, warnings are errors)
 #   make test   set up .venv, build the book, then run every test (package, checks, notebooks, browser)
+# and for instructors:
+#   make student-book   the book without its solutions, in _build/student/_build/html
 
 PYTHON ?= python3
 VENV   ?= .venv
@@ -11,7 +13,7 @@ export OMP_NUM_THREADS ?= 2
 export OMP_WAIT_POLICY ?= PASSIVE
 export PYDEVD_DISABLE_FILE_VALIDATION = 1
 
-.PHONY: setup book test exercises check-exercises clean
+.PHONY: setup book student-book test exercises check-exercises clean
 
 setup: $(STAMP)
 
@@ -22,8 +24,12 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 book: setup
-	rm -rf _build/html
+	rm -rf _build/html _build/.jupyter_cache
 	$(BIN)/jupyter-book build . --all -W --keep-going
+
+# The book without the Solutions part, for students (reuses the outputs cached by `make book`).
+student-book: setup
+	$(BIN)/python tools/student_edition.py
 
 exercises: setup
 	$(BIN)/python tools/make_exercises.py

@@ -1,0 +1,60 @@
+"""`make student-book` builds the book without its solutions."""
+
+import html
+import subprocess
+import sys
+
+import pytest
+
+from notebooks import ROOT, notebooks, read
+
+STUDENT_HTML = ROOT / "_build" / "student" / "_build" / "html"
+
+
+@pytest.fixture(scope="module")
+def student_site():
+    result = subprocess.run([sys.executable, str(ROOT / "tools" / "student_edition.py")],
+                            capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return STUDENT_HTML
+
+
+def solution_lines():
+    """Distinctive lines that only the solutions contain (the code between the markers)."""
+    lines = set()
+    for path in notebooks("solutions"):
+        for cell in read(path).cells:
+            if "### BEGIN SOLUTION" in cell.source:
+                body = cell.source.split("### BEGIN SOLUTION", 1)[1].split("### END SOLUTION", 1)[0]
+                lines |= {l.strip() for l in body.splitlines() if len(l.strip()) > 25}
+    return lines
+
+
+def leaks(site):
+    """Pages of ``site`` that show solution code, with the lines they show."""
+    secrets = solution_lines()
+    assert secrets
+    found = {}
+    for page in site.rglob("*"):
+        if page.suffix in (".html", ".js", ".ipynb", ".txt") and page.is_file():
+            text = html.unescape(page.read_text(encoding="utf-8", errors="replace"))
+            leaked = [line for line in secrets if line in text]
+            if leaked:
+                found[str(page.relative_to(site))] = leaked
+    return found
+
+
+def test_no_solutions_in_the_student_edition(student_site):
+    assert (student_site / "index.html").exists()
+    assert not (student_site / "solutions").exists()
+    assert leaks(student_site) == {}
+
+
+def test_the_scan_finds_the_solutions_in_the_full_edition():
+    full = leaks(ROOT / "_build" / "html")
+    assert any(page.startswith("solutions/") for page in full)
+
+
+def test_student_edition_keeps_chapters_and_exercises(student_site):
+    for path in notebooks("chapters") + notebooks("exercises"):
+        assert (student_site / path.parent.name / path.with_suffix(".html").name).exists()
