@@ -17,7 +17,13 @@ from pathlib import Path
 import nbformat
 from nbformat.v4 import new_code_cell
 
-from notebooks import nbgrader, read
+
+def read(path):
+    return nbformat.read(path, as_version=4)
+
+
+def nbgrader(cell) -> dict:
+    return cell.metadata.get("nbgrader", {})
 
 VENV_BIN = str(Path(sys.executable).parent)
 

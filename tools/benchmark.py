@@ -1,0 +1,89 @@
+"""Measure what learners and instructors wait for, on this machine.
+
+    python tools/benchmark.py notebooks            # seconds to execute each notebook (kernel start included)
+    python tools/benchmark.py grading [--students 100] [--chapter 1]
+                                                   # seconds for nbgrader to autograde a class
+
+Figures are printed; nothing is asserted (the tests hold the time budgets).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import nbclient
+import nbformat
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from classroom import Submission, nbgrader_cmd, solution_answers, write_submissions  # noqa: E402
+
+
+def time_notebooks() -> None:
+    paths = sorted(p for kind in ("chapters", "solutions", "exercises") for p in (ROOT / kind).glob("[0-9][0-9]_*.ipynb"))
+    print(f"{'seconds':>8}  notebook   (OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')})")
+    for path in paths:
+        nb = nbformat.read(path, as_version=4)
+        started = time.perf_counter()
+        nbclient.NotebookClient(nb, kernel_name="python3", allow_errors=True, timeout=900,
+                                resources={"metadata": {"path": str(path.parent)}}).execute()
+        print(f"{time.perf_counter() - started:8.1f}  {path.relative_to(ROOT)}")
+
+
+def grading(students: int, chapter: int) -> None:
+    solution = next((ROOT / "solutions").glob(f"{chapter:02d}_*.ipynb"))
+    answers = solution_answers(solution)
+    ids = list(answers)
+    # a realistic class: most right, some partly wrong (a stub left), some blank
+    subs = []
+    for i in range(students):
+        kind = i % 4
+        if kind in (0, 1):
+            subs.append(Submission(f"s{i:03d}", answers=dict(answers)))
+        elif kind == 2:
+            subs.append(Submission(f"s{i:03d}", answers={**answers, ids[-1]: None}))
+        else:
+            subs.append(Submission(f"s{i:03d}"))
+    course = Path(tempfile.mkdtemp(prefix="attnbook-bench-"))
+    try:
+        subprocess.run([sys.executable, "-m", "attnbook.grading.course", "init", str(course),
+                        "--chapters", str(chapter)], check=True, capture_output=True)
+        assignment = f"ch{chapter:02d}"
+        result = nbgrader_cmd(course, "generate_assignment", assignment, "--create")
+        assert result.returncode == 0, result.stderr[-2000:]
+        write_submissions(course, assignment, solution.name, subs)
+        started = time.perf_counter()
+        result = nbgrader_cmd(course, "autograde", assignment, "--create", timeout=7200)
+        seconds = time.perf_counter() - started
+        graded = len(list((course / "autograded").glob(f"*/{assignment}/*.ipynb")))
+        print(f"nbgrader autograde {assignment}: {students} submissions, {graded} graded, "
+              f"{seconds:.1f} s in all, {seconds / students:.2f} s per submission (exit {result.returncode})")
+    finally:
+        shutil.rmtree(course, ignore_errors=True)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="what", required=True)
+    sub.add_parser("notebooks")
+    p = sub.add_parser("grading")
+    p.add_argument("--students", type=int, default=100)
+    p.add_argument("--chapter", type=int, default=1)
+    args = parser.parse_args(argv)
+    if args.what == "notebooks":
+        time_notebooks()
+    else:
+        grading(args.students, args.chapter)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
