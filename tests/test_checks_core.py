@@ -185,3 +185,27 @@ def test_forbidden_builtin_is_refused_and_restored():
     assert info.value.mistake == "forbidden-builtin"
     assert np.linalg.norm is original
     assert ex.run(lambda x: np.sqrt(np.dot(x, x)), quiet=True) == 1
+
+
+def test_an_exercise_can_say_how_to_use_a_class_answer():
+    from attnbook.checks.core import Case, Exercise
+
+    class Doubler:
+        def __init__(self, factor):
+            self.factor = factor
+
+        def __call__(self, x):
+            return self.factor * x
+
+    ex = Exercise(id="ex-00-2", title="a class", chapter=0, points=1, function="Scaler",
+                  reference=lambda x: 2 * x, cases=lambda rng: [Case({"x": rng.normal(size=3)})],
+                  call=lambda cls, x: cls(2.0)(x))
+    assert ex.run(Doubler, quiet=True) == 1
+    with pytest.raises(CheckFailure, match="differs"):
+        ex.run(lambda factor: (lambda x: x), quiet=True)
+
+    def stub(factor):
+        raise NotImplementedError()
+
+    with pytest.raises(NotAttempted):
+        ex.run(stub, quiet=True)

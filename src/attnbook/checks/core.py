@@ -263,6 +263,9 @@ class Exercise:
     tolerance: Tolerance = field(default_factory=Tolerance)
     time_limit: float = 5.0            # seconds for the whole check
     forbidden: list[str] = field(default_factory=list)  # e.g. "torch.nn.functional.scaled_dot_product_attention"
+    # How to use the answer on a case: ``call(answer, *args)``. The default calls ``answer(*args)``;
+    # an exercise whose answer is a class (an nn.Module) builds it here, copies weights, runs forward.
+    call: Callable | None = None
 
     def fail(self, message: str, mistake: str | None = None):
         raise CheckFailure(self.id, message, mistake)
@@ -301,8 +304,9 @@ class Exercise:
         before = copy.deepcopy(args)
         remaining = max(0.05, deadline - time.perf_counter())
         try:
+            invoke = answer if self.call is None else (lambda *a: self.call(answer, *a))
             with forbid(self.forbidden):
-                result = call_with_time_limit(answer, tuple(args), remaining)
+                result = call_with_time_limit(invoke, tuple(args), remaining)
         except _Forbidden as exc:
             self.fail(f"this exercise asks you to build it yourself: your function called {exc.args[0]}. "
                       f"Use it afterwards to test your own version.", "forbidden-builtin")
