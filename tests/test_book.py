@@ -178,3 +178,108 @@ def test_no_page_asks_the_network():
         for match in re.finditer(r'<(?:script|link)[^>]+(?:src|href)="(https?:[^"]+)"', text):
             pytest.fail(f"{html.relative_to(HTML)} loads {match.group(1)}")
     assert (HTML / "_static" / "mathjax" / "tex-chtml.js").exists()
+
+
+# --------------------------------------------------------------------------- accessibility and links
+
+AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"]
+# axe-core rules that the theme itself breaks on every page, with the reason they are allowed.
+ALLOWED_AXE = {
+    # sphinx-book-theme puts the book's title link at the top of the sidebar, outside the <nav>
+    # landmark; every other part of the page is inside a landmark (a best practice, not a WCAG rule)
+    "region": ".sidebar-primary-item",
+}
+
+
+def axe_script():
+    import axe_playwright_python
+
+    return (Path(axe_playwright_python.__file__).parent / "axe.min.js").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("page_path", PAGES)
+def test_page_passes_axe(browser, site, page_path):
+    page, _ = open_page(browser, site, page_path)
+    typeset(page)
+    page.add_script_tag(content=axe_script())
+    result = page.evaluate("tags => axe.run(document, {runOnly: {type: 'tag', values: tags}})", AXE_TAGS)
+    problems = []
+    for violation in result["violations"]:
+        allowed = ALLOWED_AXE.get(violation["id"])
+        nodes = [n for n in violation["nodes"] if not (allowed and any(allowed in t for t in n["target"]))]
+        problems += [f"{violation['id']} ({violation['help']}): {n['html'][:120]}" for n in nodes]
+    assert not problems, "accessibility problems:\n" + "\n".join(problems)
+    page.close()
+
+
+def main_html(page_path):
+    text = (HTML / page_path).read_text(encoding="utf-8")
+    start = text.index('<article class="bd-article"')
+    return text[start:text.index("</article>", start)]
+
+
+@pytest.mark.parametrize("page_path", PAGES)
+def test_figures_have_alt_text_and_headings_are_in_order(page_path):
+    html = main_html(page_path)
+    for img in re.findall(r"<img [^>]*>", html):
+        alt = re.search(r'alt="([^"]*)"', img)
+        assert alt and len(alt.group(1)) > 15 and not re.search(r"\.(png|svg|jpe?g)$", alt.group(1)), (
+            f"a figure without a description (set the cell's mystnb.image.alt): {img[:160]}")
+    levels = [int(h) for h in re.findall(r"<h([1-6])[ >]", html)]
+    assert levels and levels[0] == 1 and levels.count(1) == 1, f"one h1 first, got {levels}"
+    jumps = [(a, b) for a, b in zip(levels, levels[1:]) if b > a + 1]
+    assert not jumps, f"headings skip a level: {jumps}"
+
+
+class LinkParser(__import__("html.parser").parser.HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.links, self.ids = [], set()
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        for key in ("id", "name"):
+            if attrs.get(key):
+                self.ids.add(attrs[key])
+        url = attrs.get("href") if tag in ("a", "link") else attrs.get("src") if tag in ("img", "script") else None
+        if url and not url.startswith(("http:", "https:", "mailto:", "data:", "javascript:")):
+            self.links.append(url)
+
+
+def parse(path, cache={}):
+    if path not in cache:
+        parser = LinkParser()
+        parser.feed(path.read_text(encoding="utf-8"))
+        cache[path] = parser
+    return cache[path]
+
+
+def test_internal_links_resolve():
+    from urllib.parse import unquote, urlsplit
+
+    pages = [p for p in HTML.rglob("*.html") if not p.relative_to(HTML).parts[0].startswith("_")]
+    assert len(pages) >= len(PAGES)
+    broken = []
+    for page in pages:
+        for url in parse(page).links:
+            parts = urlsplit(url)
+            target = (page.parent / unquote(parts.path)).resolve() if parts.path else page
+            if target.is_dir():
+                target = target / "index.html"
+            if not target.exists():
+                broken.append(f"{page.relative_to(HTML)} -> {url}")
+            elif parts.fragment and target.suffix == ".html" and unquote(parts.fragment) not in parse(target).ids:
+                broken.append(f"{page.relative_to(HTML)} -> {url} (no such anchor)")
+    assert not broken, "broken links:\n" + "\n".join(broken)
+
+
+@pytest.mark.parametrize("page_path", chapter_pages())
+def test_chapter_and_exercises_link_to_each_other_and_launch(page_path):
+    name = page_path.split("/", 1)[1]
+    chapter, exercise = main_html(page_path), main_html(f"exercises/{name}")
+    assert f'href="../exercises/{name}' in chapter, "the chapter links to its exercises"
+    assert f'href="../chapters/{name}' in exercise, "the exercises link back to their chapter"
+    page = (HTML / page_path).read_text(encoding="utf-8")
+    notebook = name.replace(".html", ".ipynb")
+    assert re.search(rf'href="https://mybinder\.org/v2/gh/[^"]*chapters/{notebook}', page), "Binder launch button"
+    assert re.search(rf'href="https://colab\.research\.google\.com/github/[^"]*chapters/{notebook}', page), "Colab button"
