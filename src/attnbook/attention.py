@@ -9,7 +9,21 @@ Every function here is shown, line for line, in ``chapters/03_scaled_dot_product
 
 import math
 
+import numpy as np
 import torch
+
+from .highlighter import softmax
+
+
+def attention_numpy(q, k, v):
+    """Scaled dot-product attention in NumPy, without masks; returns (output, weights).
+
+    q: (..., L_q, d_k), k: (..., L_k, d_k), v: (..., L_k, d_v).
+    """
+    d_k = q.shape[-1]
+    scores = q @ np.swapaxes(k, -2, -1) / np.sqrt(d_k)     # (..., L_q, d_k) @ (..., d_k, L_k) -> (..., L_q, L_k)
+    weights = softmax(scores, axis=-1)                     # (..., L_q, L_k): each row sums to 1 over the keys
+    return weights @ v, weights                            # (..., L_q, L_k) @ (..., L_k, d_v) -> (..., L_q, d_v)
 
 
 def scaled_dot_product_attention(q, k, v, mask=None):
@@ -38,3 +52,11 @@ def padding_mask(lengths, max_len):
     lengths = torch.as_tensor(lengths)
     positions = torch.arange(max_len, device=lengths.device)   # (max_len,)
     return positions[None, :] < lengths[:, None]                # (batch, max_len)
+
+
+def causal_padding_mask(lengths, max_len):
+    """(batch, max_len, max_len) bool for self-attention over a padded batch that must not look ahead:
+    query i of sequence b may look at key j if j <= i (causal) and j < lengths[b] (a real token)."""
+    keys_real = padding_mask(lengths, max_len)[:, None, :]      # (batch, 1, max_len): one row, every query
+    lower = causal_mask(max_len, device=keys_real.device)      # (max_len, max_len)
+    return keys_real & lower                                    # (batch, max_len, max_len) by broadcasting

@@ -7,6 +7,7 @@ merges the heads and mixes them with ``w_o``. Inputs are batch-first; masks are 
 True where attention is allowed. Shown line for line in ``chapters/05_multi_head.ipynb``.
 """
 
+import torch
 from torch import nn
 
 from .attention import scaled_dot_product_attention
@@ -47,3 +48,34 @@ class MultiHeadAttention(nn.Module):
         v = split_heads(self.w_v(value), self.n_heads)   # (batch, heads, L_k, d_head)
         heads, weights = scaled_dot_product_attention(q, k, v, mask)  # (batch, heads, L_q, d_head)
         return self.w_o(merge_heads(heads)), weights     # (batch, L_q, d_model), (batch, heads, L_q, L_k)
+
+
+def copy_from_torch(module, torch_mha):
+    """Copy the weights of a ``torch.nn.MultiheadAttention`` (same d_model, no kdim/vdim) into our
+    ``MultiHeadAttention``: its ``in_proj_weight`` (3 d_model, d_model) stacks W_q, W_k, W_v."""
+    with torch.no_grad():
+        weights = torch_mha.in_proj_weight.chunk(3)                     # 3 x (d_model, d_model)
+        biases = (torch_mha.in_proj_bias.chunk(3) if torch_mha.in_proj_bias is not None
+                  else (None, None, None))                              # 3 x (d_model,)
+        for linear, weight, bias in zip((module.w_q, module.w_k, module.w_v), weights, biases):
+            linear.weight.copy_(weight)
+            if bias is not None:
+                linear.bias.copy_(bias)
+        module.w_o.weight.copy_(torch_mha.out_proj.weight)              # (d_model, d_model)
+        if torch_mha.out_proj.bias is not None:
+            module.w_o.bias.copy_(torch_mha.out_proj.bias)              # (d_model,)
+    return module
+
+
+def multihead_cost(L_q, L_k, d_model, n_heads, bias=True):
+    """(parameters, FLOPs) of one forward pass of ``MultiHeadAttention`` for one sequence.
+
+    A matrix product (m, n) @ (n, p) costs 2 m n p FLOPs (a multiply and an add each);
+    biases, the scaling and the softmax are not counted. ``n_heads`` changes neither number.
+    """
+    d_head = d_model // n_heads
+    parameters = 4 * d_model * d_model + (4 * d_model if bias else 0)  # w_q, w_k, w_v, w_o
+    projections = 2 * (L_q + 2 * L_k + L_q) * d_model * d_model         # q from L_q, k and v from L_k, out L_q
+    scores = n_heads * 2 * L_q * L_k * d_head                           # Q K^T in every head
+    mixing = n_heads * 2 * L_q * L_k * d_head                           # weights @ V in every head
+    return parameters, projections + scores + mixing
