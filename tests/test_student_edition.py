@@ -21,14 +21,20 @@ def student_site():
 
 
 def solution_lines():
-    """Distinctive lines that only the solutions contain (the code between the markers)."""
+    """Distinctive lines that only the solutions contain (the code between the markers).
+
+    A line that a chapter teaches or an exercise notebook gives (the package's own code, shown in
+    the chapter that introduces it) is no secret, so it is left out.
+    """
     lines = set()
     for path in notebooks("solutions"):
         for cell in read(path).cells:
             if "### BEGIN SOLUTION" in cell.source:
                 body = cell.source.split("### BEGIN SOLUTION", 1)[1].split("### END SOLUTION", 1)[0]
                 lines |= {l.strip() for l in body.splitlines() if len(l.strip()) > 25}
-    return lines
+    taught = "\n".join(cell.source for path in notebooks("chapters") + notebooks("exercises")
+                        for cell in read(path).cells)
+    return {line for line in lines if line not in taught}
 
 
 def leaks(site):
