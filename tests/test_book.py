@@ -78,6 +78,11 @@ class PageLog:
         page.on("request", lambda r: r.url.startswith(("http:", "https:")) and not r.url.startswith(base)
                 and self.failed.append(f"external: {r.url}"))
 
+    def snapshot(self):
+        copy = PageLog.__new__(PageLog)
+        copy.errors, copy.failed, copy.bad_status = list(self.errors), list(self.failed), list(self.bad_status)
+        return copy
+
     def unexpected_errors(self):
         return [e for e in self.errors if not any(re.search(p, e) for p in ALLOWED_CONSOLE_ERRORS)
                 and not e.startswith("Failed to load resource")]  # those are counted via bad_status
@@ -99,20 +104,40 @@ def typeset(page):
     return (page.locator(".math").count(), page.locator("mjx-container").count())
 
 
+_REPORTS = {}
+
+
+def page_report(browser, site, page_path):
+    """Open a page once; keep what the tests look at (its log, math, images, axe-core's findings)."""
+    if page_path not in _REPORTS:
+        page, log = open_page(browser, site, page_path)
+        math, containers = typeset(page)
+        report = {"log": log, "math": math, "containers": containers,
+                  "merror": page.locator("mjx-container mjx-merror").count(),
+                  "images": page.evaluate(
+                      "() => Array.from(document.images).map(i => [i.src, i.complete && i.naturalWidth > 0])")}
+        # snapshot the log first: axe-core re-reads the style sheets itself (its CSSOM preload resolves
+        # the theme's @import against the page, not the sheet, and gets 404s that no reader sees)
+        report["log"] = log.snapshot()
+        page.add_script_tag(content=axe_script())
+        report["axe"] = page.evaluate("tags => axe.run(document, {runOnly: {type: 'tag', values: tags}})", AXE_TAGS)
+        page.close()
+        _REPORTS[page_path] = report
+    return _REPORTS[page_path]
+
+
 @pytest.mark.parametrize("page_path", PAGES)
 def test_page_loads_cleanly(browser, site, page_path):
-    page, log = open_page(browser, site, page_path)
-    math, containers = typeset(page)
-    if math:
-        assert containers >= math, f"{math} math elements but only {containers} typeset"
-        assert page.locator("mjx-container mjx-merror").count() == 0, "MathJax reported a TeX error"
-    images = page.evaluate("() => Array.from(document.images).map(i => [i.src, i.complete && i.naturalWidth > 0])")
-    broken = [src for src, ok in images if not ok]
+    report = page_report(browser, site, page_path)
+    if report["math"]:
+        assert report["containers"] >= report["math"], f"{report['math']} math elements but only {report['containers']} typeset"
+        assert report["merror"] == 0, "MathJax reported a TeX error"
+    broken = [src for src, ok in report["images"] if not ok]
     assert not broken, f"images that did not load: {broken}"
+    log = report["log"]
     assert not log.failed, f"failed or external requests: {log.failed}"
     assert not log.bad_status, f"HTTP errors: {log.bad_status}"
     assert not log.unexpected_errors(), f"script errors: {log.unexpected_errors()}"
-    page.close()
 
 
 def chapter_pages():
@@ -121,11 +146,9 @@ def chapter_pages():
 
 @pytest.mark.parametrize("page_path", chapter_pages())
 def test_chapter_has_figures_and_math(browser, site, page_path):
-    page, _ = open_page(browser, site, page_path)
-    math, containers = typeset(page)
-    assert containers > 0, "a chapter has math"
-    assert page.locator("img").count() >= 1, "a chapter has figures"
-    page.close()
+    report = page_report(browser, site, page_path)
+    assert report["containers"] > 0, "a chapter has math"
+    assert len(report["images"]) >= 1, "a chapter has figures"
 
 
 def test_highlighted_text_is_shown(browser, site):
@@ -199,17 +222,13 @@ def axe_script():
 
 @pytest.mark.parametrize("page_path", PAGES)
 def test_page_passes_axe(browser, site, page_path):
-    page, _ = open_page(browser, site, page_path)
-    typeset(page)
-    page.add_script_tag(content=axe_script())
-    result = page.evaluate("tags => axe.run(document, {runOnly: {type: 'tag', values: tags}})", AXE_TAGS)
+    result = page_report(browser, site, page_path)["axe"]
     problems = []
     for violation in result["violations"]:
         allowed = ALLOWED_AXE.get(violation["id"])
         nodes = [n for n in violation["nodes"] if not (allowed and any(allowed in t for t in n["target"]))]
         problems += [f"{violation['id']} ({violation['help']}): {n['html'][:120]}" for n in nodes]
     assert not problems, "accessibility problems:\n" + "\n".join(problems)
-    page.close()
 
 
 def main_html(page_path):
