@@ -4,6 +4,12 @@
     python tools/benchmark.py grading [--students 100] [--chapter 1]
                                                    # seconds for nbgrader to autograde a class
 
+The chapters' own benchmarks:
+
+    python -m attnbook.dates --threads 1            # chapter 6: date model, training time and accuracy
+    OMP_NUM_THREADS=2 python tools/bench_translation.py   # chapter 7: training time, exact match, BLEU, beam
+    python tools/bench_scale.py                     # chapter 8: attention cost, manual vs fused, KV cache
+
 Figures are printed; nothing is asserted (the tests hold the time budgets).
 """
 
