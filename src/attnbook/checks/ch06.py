@@ -291,16 +291,15 @@ def _encoder(state, n_heads, d_ff, norm_first, x, mask, *, mode=None):
     return b.norm2(x + b.ff(x))
 
 
-def _encoder_reference(state, n_heads, d_ff, norm_first, x, mask):
-    with torch.no_grad():
-        return _encoder(state, n_heads, d_ff, norm_first, x, mask)
-
-
 def _encoder_mistake(mode):
+    """The encoder block with one catalogued mistake (``mode``); with ``mode=None``, the reference."""
     def model(state, n_heads, d_ff, norm_first, x, mask):
         with torch.no_grad():
             return _encoder(state, n_heads, d_ff, norm_first, x, mask, mode=mode)
     return model
+
+
+_encoder_reference = _encoder_mistake(None)
 
 
 ENCODER_BLOCK = Exercise(
@@ -420,16 +419,15 @@ def _decoder(state, n_heads, d_ff, y, memory, memory_mask, *, mode=None):
     return y + b.ff(b.norm3(y))
 
 
-def _decoder_reference(state, n_heads, d_ff, y, memory, memory_mask):
-    with torch.no_grad():
-        return _decoder(state, n_heads, d_ff, y, memory, memory_mask)
-
-
 def _decoder_mistake(mode):
+    """The decoder block with one catalogued mistake (``mode``); with ``mode=None``, the reference."""
     def model(state, n_heads, d_ff, y, memory, memory_mask):
         with torch.no_grad():
             return _decoder(state, n_heads, d_ff, y, memory, memory_mask, mode=mode)
     return model
+
+
+_decoder_reference = _decoder_mistake(None)
 
 
 DECODER_BLOCK = Exercise(
