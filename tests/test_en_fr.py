@@ -111,6 +111,12 @@ def test_elision(args, expected):
     (NP("cake", adj="delicious"), "c' est le gâteau délicieux ."),
     (NP("orange", adj="delicious"), "c' est l' orange délicieuse ."),
     (NP("car", adj="red"), "c' est la voiture rouge ."),
+    (NP("woman", adj="tired"), "c' est la femme fatiguée ."),
+    (NP("man", adj="tired"), "c' est l' homme fatigué ."),
+    (NP("cow", "a", adj="curious"), "c' est une vache curieuse ."),
+    (NP("dog", "my", adj="curious"), "c' est mon chien curieux ."),
+    (NP("water", adj="fresh"), "c' est l' eau fraîche ."),
+    (NP("milk", adj="fresh"), "c' est le lait frais ."),
 ])
 def test_gender_agreement_of_adjectives(np_, expected):
     assert this_is(np_) == expected
@@ -126,6 +132,10 @@ def test_gender_agreement_of_adjectives(np_, expected):
     ("she", "happy", "elle est heureuse ."),
     ("he", "happy", "il est heureux ."),
     ("they", "sad", "ils sont tristes ."),
+    ("she", "tired", "elle est fatiguée ."),
+    (NP("sister", plural=True), "curious", "les sœurs sont curieuses ."),
+    (NP("apple", plural=True), "fresh", "les pommes sont fraîches ."),
+    (NP("egg", plural=True), "fresh", "les œufs sont frais ."),
 ])
 def test_predicative_adjectives_agree_with_the_subject(subject, adj, expected):
     assert fr(subject, "be", adj) == expected
@@ -144,6 +154,10 @@ def test_predicative_adjectives_agree_with_the_subject(subject, adj, expected):
     (("these", "be", NP("tree", "a", True, "beautiful")), "ce sont de beaux arbres ."),
     (("these", "be", NP("book", "my", True, "new")), "ce sont mes nouveaux livres ."),
     (("these", "be", NP("egg", "a", True)), "ce sont des œufs ."),
+    ((NP("boy", plural=True, adj="tired"), "drink", NP("juice", adj="fresh")),
+     "les garçons fatigués boivent le jus frais ."),
+    ((NP("girl", plural=True, adj="tired"), "eat", NP("apple", "a", True, "fresh")),
+     "les filles fatiguées mangent des pommes fraîches ."),
 ])
 def test_plural_agreement(args, expected):
     assert fr(*args) == expected
@@ -467,7 +481,7 @@ def test_no_sentence_clashes_with_its_verb(sample):
 def test_vocabulary_and_length(splits):
     en_types, fr_types = en_fr.vocabulary(splits.train)
     assert 150 <= len(en_types) <= 200
-    assert 200 <= len(fr_types) <= 260
+    assert 200 <= len(fr_types) <= 280
     en_len, fr_len = en_fr.mean_length(splits.train)
     assert 6.5 <= en_len <= 9.5 and 6.5 <= fr_len <= 9.5
 
@@ -520,6 +534,43 @@ def test_every_novel_sentence_has_a_held_out_combination(splits):
     # every held-out word still appears in training with other partners
     train_en = en_fr.vocabulary(splits.train)[0]
     assert all({adj, noun} <= train_en for adj, noun in splits.held_out)
+
+
+def _agrees(adj):
+    forms = en_fr.ADJECTIVES[adj].forms
+    return forms[0] != forms[1]
+
+
+def test_training_shows_the_parts_of_every_held_out_combination(splits):
+    """The novel set tests combining known parts: training has each held-out noun with at least two
+    other adjectives, each held-out adjective with at least four other nouns, and, where the adjective
+    agrees in gender, the noun with another agreeing adjective on the same side of it."""
+    seen = {}
+    for ex in splits.examples["train"]:
+        for adj, noun in ex.combos:
+            seen.setdefault(noun, set()).add(adj)
+    for adj, noun in splits.held_out:
+        assert adj not in seen[noun]
+        assert len(seen[noun]) >= 2, (adj, noun, seen[noun])
+        assert sum(adj in adjs for adjs in seen.values()) >= 4, adj
+        if _agrees(adj):
+            side = en_fr.ADJECTIVES[adj].before
+            assert any(en_fr.ADJECTIVES[o].before == side and _agrees(o) for o in seen[noun]), (adj, noun)
+
+
+def test_held_out_choice_is_fair_for_every_seed():
+    """The rule behind the test above, for many seeds (choosing is instant; no sentences made)."""
+    import random
+    for seed in range(200):
+        held = en_fr._choose_held_out(random.Random(seed), 16)
+        assert len(held) == 16
+        assert len({noun for _, noun in held}) == 16                  # at most one per noun
+        for adj, noun in held:
+            left = [a for a, n in en_fr.all_combos() if n == noun and (a, n) not in held]
+            assert len(left) >= 2, (seed, adj, noun)
+            if _agrees(adj):
+                side = en_fr.ADJECTIVES[adj].before
+                assert any(en_fr.ADJECTIVES[a].before == side and _agrees(a) for a in left), (seed, adj, noun)
 
 
 # ---------------------------------------------------------------- showing the data

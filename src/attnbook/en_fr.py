@@ -1,7 +1,7 @@
 """Chapter 7 data: English -> French sentence pairs from a small grammar with real French.
 
 No parallel corpus can be downloaded, so the translation chapter makes its own. The grammar is
-small (160 English and 253 French word types, sentences of 7 to 8 tokens on average) but the
+small (163 English and 263 French word types, sentences of 7 to 8 tokens on average) but the
 French is real French, and real French does not follow the English word for word:
 
 - nouns have a gender that the article, the adjectives and the possessive agree with
@@ -155,7 +155,10 @@ red after rouge rouge rouges rouges - colour
 blue after bleu bleue bleus bleues - colour
 happy after heureux heureuse heureux heureuses - person,animal
 sad after triste triste tristes tristes - person,animal
+tired after fatigué fatiguée fatigués fatiguées - person,animal
+curious after curieux curieuse curieux curieuses - person,animal
 delicious after délicieux délicieuse délicieux délicieuses - food,drink
+fresh after frais fraîche frais fraîches - food,drink
 """
 
 # key  | english base third particle | french je tu il nous vous ils | subject tags | object tags | pronoun objects? | irregular?
@@ -604,7 +607,7 @@ _PRESENT_DETS = ("the",) * 3 + ("a",) * 6 + ("my",) * 2 + ("his", "her")
 _BE_DETS = ("the",) * 9 + ("my",) * 2 + ("his", "her") + ("this",) * 2
 # A subject's adjective and its predicate come from different groups: no *the black cat is white*.
 _GROUP = {"small": 0, "big": 0, "old": 1, "new": 1, "young": 1, "black": 2, "white": 2, "red": 2,
-          "blue": 2, "happy": 3, "sad": 3, "beautiful": 4, "good": 4, "delicious": 4}
+          "blue": 2, "happy": 3, "sad": 3, "tired": 5, "curious": 6, "fresh": 7, "beautiful": 4, "good": 4, "delicious": 4}
 _ANIMATE_PLACES = frozenset({"room"})
 _THING_PLACES = frozenset({"container", "home"})
 _GOALS = frozenset({"goal"})
@@ -776,18 +779,30 @@ class Splits:
 
 
 def _choose_held_out(rng, n_held_out):
-    """Up to ``n_held_out`` combinations to hold out: at most one per noun and two per adjective,
-    so that every word still appears in training with other partners."""
+    """Up to ``n_held_out`` combinations to hold out, chosen so that training still shows every
+    part of each one: at most one per noun and two per adjective; the adjective keeps at least four
+    partners and the noun at least two; and where the adjective agrees in gender, the noun keeps
+    another adjective on the same side of it that agrees too (so that *la femme ...* has been seen
+    with some feminine adjective after it)."""
     combos = all_combos()
     rng.shuffle(combos)
     partners = {}
     for adj, noun in combos:
         partners[adj] = partners.get(adj, 0) + 1
     held, per_noun, per_adj = set(), set(), {}
+
+    def fair(adj, noun):
+        a = ADJECTIVES[adj]
+        others = [ADJECTIVES[o] for o, n in combos if n == noun and o != adj]
+        if len(others) < 2 or partners[adj] - per_adj.get(adj, 0) < 4:
+            return False
+        agrees = a.forms[0] != a.forms[1]
+        return not agrees or any(o.before == a.before and o.forms[0] != o.forms[1] for o in others)
+
     for adj, noun in combos:
         if len(held) == n_held_out:
             break
-        if noun in per_noun or per_adj.get(adj, 0) >= 2 or partners[adj] - per_adj.get(adj, 0) < 4:
+        if noun in per_noun or per_adj.get(adj, 0) >= 2 or not fair(adj, noun):
             continue
         held.add((adj, noun))
         per_noun.add(noun)
@@ -800,6 +815,8 @@ def make_splits(seed=0, n_train=20000, n_iid=1000, n_novel=1000, n_held_out=16) 
 
     ``n_held_out`` adjective-noun combinations, drawn with ``seed``, never appear in ``train`` or
     ``iid`` (neither in English nor in French); ``novel`` sentences each contain at least one.
+    Training still shows every part of each held-out combination (see :func:`_choose_held_out`),
+    so the novel set asks the model to combine what it has seen, not to guess what it has not.
     """
     rng = random.Random(f"en_fr-splits:{seed}")
     held_out = _choose_held_out(rng, n_held_out)
