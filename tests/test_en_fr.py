@@ -478,6 +478,20 @@ def test_no_sentence_clashes_with_its_verb(sample):
     assert checked > 3000
 
 
+def test_nothing_belongs_to_its_own_kind(sample):
+    """No *the dog 's dog*: the owner and the thing owned are different nouns."""
+    lemma = {form: n for n, noun in en_fr.NOUNS.items() for form in (noun.en, noun.en_pl) if form}
+    checked = 0
+    for ex in sample:
+        toks = ex.en.split()
+        for i, tok in enumerate(toks):
+            if tok in ("'s", "'"):
+                owned = next(t for t in toks[i + 1:] if t in lemma)
+                assert lemma[toks[i - 1]] != lemma[owned], ex.en
+                checked += 1
+    assert checked > 1000
+
+
 def test_vocabulary_and_length(splits):
     en_types, fr_types = en_fr.vocabulary(splits.train)
     assert 150 <= len(en_types) <= 200

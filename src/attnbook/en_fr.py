@@ -671,6 +671,8 @@ class _Sampler:
         if owner and not public and rng.random() < 0.18:
             owners = _PEOPLE if tags & {"person", "place"} else _OWNERS
             own = self.np(rng, owners, owner=False, adj_p=0.2, dets=_OWNER_DETS)
+            while own.noun == noun:                                   # no *the dog's dog*
+                own = self.np(rng, owners, owner=False, adj_p=0.2, dets=_OWNER_DETS)
             det = "the"
         return NP(noun, det, pl, adj, own)
 
