@@ -607,7 +607,8 @@ _PRESENT_DETS = ("the",) * 3 + ("a",) * 6 + ("my",) * 2 + ("his", "her")
 _BE_DETS = ("the",) * 9 + ("my",) * 2 + ("his", "her") + ("this",) * 2
 # A subject's adjective and its predicate come from different groups: no *the black cat is white*.
 _GROUP = {"small": 0, "big": 0, "old": 1, "new": 1, "young": 1, "black": 2, "white": 2, "red": 2,
-          "blue": 2, "happy": 3, "sad": 3, "tired": 5, "curious": 6, "fresh": 7, "beautiful": 4, "good": 4, "delicious": 4}
+          "blue": 2, "happy": 3, "sad": 3, "beautiful": 4, "good": 4, "delicious": 4, "tired": 5,
+          "curious": 6, "fresh": 7}
 _ANIMATE_PLACES = frozenset({"room"})
 _THING_PLACES = frozenset({"container", "home"})
 _GOALS = frozenset({"goal"})
