@@ -1,6 +1,7 @@
 """The English -> French generator of chapter 7: each French rule on its own, then the data sets."""
 
 import doctest
+import random
 import re
 import time
 
@@ -8,6 +9,8 @@ import pytest
 
 from attnbook import en_fr
 from attnbook.en_fr import NP, PHENOMENA, sentence
+
+ADJ = en_fr.ADJECTIVES
 
 
 def fr(*args, **kwargs):
@@ -550,11 +553,6 @@ def test_every_novel_sentence_has_a_held_out_combination(splits):
     assert all({adj, noun} <= train_en for adj, noun in splits.held_out)
 
 
-def _agrees(adj):
-    forms = en_fr.ADJECTIVES[adj].forms
-    return forms[0] != forms[1]
-
-
 def test_training_shows_the_parts_of_every_held_out_combination(splits):
     """The novel set tests combining known parts: training has each held-out noun with at least two
     other adjectives, each held-out adjective with at least four other nouns, and, where the adjective
@@ -567,14 +565,12 @@ def test_training_shows_the_parts_of_every_held_out_combination(splits):
         assert adj not in seen[noun]
         assert len(seen[noun]) >= 2, (adj, noun, seen[noun])
         assert sum(adj in adjs for adjs in seen.values()) >= 4, adj
-        if _agrees(adj):
-            side = en_fr.ADJECTIVES[adj].before
-            assert any(en_fr.ADJECTIVES[o].before == side and _agrees(o) for o in seen[noun]), (adj, noun)
+        if ADJ[adj].agrees:
+            assert any(ADJ[o].before == ADJ[adj].before and ADJ[o].agrees for o in seen[noun]), (adj, noun)
 
 
 def test_held_out_choice_is_fair_for_every_seed():
     """The rule behind the test above, for many seeds (choosing is instant; no sentences made)."""
-    import random
     for seed in range(200):
         held = en_fr._choose_held_out(random.Random(seed), 16)
         assert len(held) == 16
@@ -582,9 +578,8 @@ def test_held_out_choice_is_fair_for_every_seed():
         for adj, noun in held:
             left = [a for a, n in en_fr.all_combos() if n == noun and (a, n) not in held]
             assert len(left) >= 2, (seed, adj, noun)
-            if _agrees(adj):
-                side = en_fr.ADJECTIVES[adj].before
-                assert any(en_fr.ADJECTIVES[a].before == side and _agrees(a) for a in left), (seed, adj, noun)
+            if ADJ[adj].agrees:
+                assert any(ADJ[a].before == ADJ[adj].before and ADJ[a].agrees for a in left), (seed, adj, noun)
 
 
 # ---------------------------------------------------------------- showing the data

@@ -75,6 +75,11 @@ class Adjective:
     vowel_form: str | None  # bel, vieil, nouvel: masc. sg. before a vowel
     tags: frozenset      # the nouns it can describe (any of these noun tags)
 
+    @property
+    def agrees(self):
+        """True if its feminine differs from its masculine (noir/noire), False for triste/jeune."""
+        return self.forms[0] != self.forms[1]
+
 
 @dataclass(frozen=True)
 class Verb:
@@ -799,8 +804,7 @@ def _choose_held_out(rng, n_held_out):
         others = [ADJECTIVES[o] for o, n in combos if n == noun and o != adj]
         if len(others) < 2 or partners[adj] - per_adj.get(adj, 0) < 4:
             return False
-        agrees = a.forms[0] != a.forms[1]
-        return not agrees or any(o.before == a.before and o.forms[0] != o.forms[1] for o in others)
+        return not a.agrees or any(o.before == a.before and o.agrees for o in others)
 
     for adj, noun in combos:
         if len(held) == n_held_out:
