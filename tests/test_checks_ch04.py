@@ -185,7 +185,10 @@ def sa_keys_as_queries(x, w_q, w_k, w_v, mask=None):
 
 def sa_k_times_q(x, w_q, w_k, w_v, mask=None):
     q, k, v = x @ w_q, x @ w_k, x @ w_v
-    weights = torch.softmax(k @ q.transpose(-2, -1) / math.sqrt(q.shape[-1]), dim=-1)
+    scores = k @ q.transpose(-2, -1) / math.sqrt(q.shape[-1])
+    if mask is not None:
+        scores = scores.masked_fill(~mask, float("-inf"))
+    weights = torch.softmax(scores, dim=-1)
     return weights @ v, weights
 
 

@@ -159,7 +159,7 @@ class EncoderAlwaysPre(EncoderGood):
 
 
 class EncoderInverted(EncoderGood):
-    """norm_first read the wrong way round: caught on the first (pre-LN) case as post-LN."""
+    """norm_first read the wrong way round: post-LN for True, pre-LN for False."""
 
     def forward(self, x, mask=None):
         if not self.norm_first:
@@ -362,7 +362,8 @@ WRONG = {
         "bias-after-relu": ff_bias_after,
     },
     "ex-06-3": {
-        "post-ln-for-pre-ln": [EncoderAlwaysPost, EncoderInverted],
+        "post-ln-for-pre-ln": EncoderAlwaysPost,
+        "norm-first-inverted": EncoderInverted,
         "pre-ln-for-post-ln": EncoderAlwaysPre,
         "no-residual": EncoderNoResidual,
         "normalised-residual": EncoderNormalisedResidual,

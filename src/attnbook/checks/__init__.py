@@ -17,7 +17,7 @@ import importlib
 import pkgutil
 import re
 
-from .core import CheckFailure, Exercise, Mistake, NotAttempted
+from .core import CheckFailure, Code, Exercise, Mistake, NotAttempted, wrap
 
 #: The names of the chapter modules, in book order; each defines a list ``EXERCISES``.
 CHAPTER_MODULES = sorted(m.name for m in pkgutil.iter_modules(__path__) if re.fullmatch(r"ch\d\d", m.name))
@@ -58,19 +58,30 @@ def check(exercise_id: str, answer) -> None:
     get_exercise(exercise_id).run(answer)
 
 
-def hint(exercise_id: str, level: int | None = None) -> str:
-    """Print the next hint for ``exercise_id`` (or hint number ``level``) and return it."""
+def hint(exercise_id: str, level: int | None = None) -> None:
+    """Print the next hint for ``exercise_id`` (or hint number ``level``).
+
+    Prints only (it returns nothing), so that the hint shows once as the
+    last line of a cell. ``hint_text`` gives the same text as a string.
+    """
+    print(hint_text(exercise_id, level))
+
+
+def hint_text(exercise_id: str, level: int | None = None) -> str:
+    """The text ``hint`` prints, and counts it as shown."""
     exercise = get_exercise(exercise_id)
     hints = exercise.hints
     if level is None:
         level = min(_hints_shown.get(exercise_id, 0) + 1, len(hints))
     level = max(1, min(int(level), len(hints)))
-    _hints_shown[exercise_id] = max(level, _hints_shown.get(exercise_id, 0))
-    text = f"Hint {level} of {len(hints)} for {exercise_id} ({exercise.title}): {hints[level - 1]}"
+    shown = max(level, _hints_shown.get(exercise_id, 0))
+    _hints_shown[exercise_id] = shown
+    text = (f"Hint {level} of {len(hints)} for {exercise_id} "
+            f"({exercise.title}): {hints[level - 1]}")
     if level == len(hints):
-        text += "  (That was the last hint.)"
-    print(text)
-    return text
+        text += "\n(That was the last hint.)"
+    return "\n".join(wrap(text))
 
 
-__all__ = ["EXERCISES", "CheckFailure", "Exercise", "Mistake", "NotAttempted", "check", "get_exercise", "hint"]
+__all__ = ["EXERCISES", "CheckFailure", "Code", "Exercise", "Mistake",
+           "NotAttempted", "check", "get_exercise", "hint", "hint_text"]

@@ -111,7 +111,7 @@ COSINE_SCORES = Exercise(
     ],
     hints=[
         "Cosine similarity is the dot product of two vectors of length 1: first make every vector "
-        "unit length, then take dot products as in dot_scores.",
+        "unit length, then take plain dot products (query @ keys.T).",
         "np.linalg.norm(x, axis=-1, keepdims=True) gives one norm per row, shaped to divide x row by "
         "row; it works for the query (d,) and for a batch (n_q, d) alike.",
         "q = query / np.linalg.norm(query, axis=-1, keepdims=True); "

@@ -295,8 +295,9 @@ MULTI_HEAD = Exercise(
         "After split_heads the tensors are (batch, heads, L, d_head), so chapter 3's attention works on "
         "them unchanged: scores = q @ k.transpose(-2, -1) / math.sqrt(d_head), masked with "
         "masked_fill(~mask, float('-inf')), softmax over dim=-1.",
-        "q = split_heads(self.w_q(query), self.n_heads) (same for k, v); heads, weights = "
-        "scaled_dot_product_attention(q, k, v, mask); return self.w_o(merge_heads(heads)), weights",
+        "q = split_heads(self.w_q(query), self.n_heads) (same for k, v); scores as above; "
+        "weights = torch.softmax(scores, dim=-1); heads = weights @ v; "
+        "return self.w_o(merge_heads(heads)), weights",
     ],
     forbidden=["torch.nn.functional.scaled_dot_product_attention",
                "torch.nn.functional.multi_head_attention_forward"],

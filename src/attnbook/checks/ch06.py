@@ -277,12 +277,14 @@ def _encoder(state, n_heads, d_ff, norm_first, x, mask, *, mode=None):
         if norm_first:
             return b.ff(b.norm2(attend(b.norm1(x))))
         return b.norm2(b.ff(b.norm1(attend(x))))
-    if mode == "normalised-residual":               # x = norm(x), then x = x + sublayer(x)
+    if mode == "inverted":                          # the flag read the wrong way round
+        norm_first = not norm_first
+    if mode == "normalised-residual" and norm_first:  # x = norm(x), then x = x + sublayer(x)
         h = b.norm1(x)
         x = h + attend(h)
         h = b.norm2(x)
         return h + b.ff(h)
-    if mode == "parallel":                          # both sub-layers read the block's input
+    if mode == "parallel" and norm_first:           # both sub-layers read the block's input
         return x + attend(b.norm1(x)) + b.ff(b.norm2(x))
     if norm_first:
         x = x + attend(b.norm1(x))
@@ -322,6 +324,11 @@ ENCODER_BLOCK = Exercise(
                 "adds first and normalises the sum: x = norm1(x + attention(x)), then "
                 "x = norm2(x + ff(x)).",
                 model=_encoder_mistake("always-pre")),
+        Mistake("norm-first-inverted",
+                "your block reads norm_first the wrong way round: with norm_first=True it adds first "
+                "and normalises the sum (post-LN), with norm_first=False it normalises first (pre-LN). "
+                "norm_first=True means: normalise the input of each sub-layer, x = x + attention(norm1(x)).",
+                model=_encoder_mistake("inverted")),
         Mistake("no-residual",
                 "there is no residual connection: each sub-layer's output must be added to its input "
                 "(x + ...), otherwise the block forgets the words it was given.",

@@ -11,8 +11,6 @@ learner-style wrong answer per mistake and proves it is named.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 import torch
@@ -20,7 +18,8 @@ from torch import nn
 
 from ..decoding import greedy_decode
 from ..translate import beam_search, clipped_precision, label_smoothing_loss, pad_sequences
-from .core import Case, CheckFailure, Exercise, Mistake, Tolerance, describe, is_tensor, matches
+from .core import (Case, ExactExercise, Exercise, Mistake, Tolerance, describe,
+                   is_tensor, matches)
 
 PAD_ID, BOS_ID, EOS_ID = 0, 1, 2
 
@@ -95,39 +94,6 @@ def _sources(rng, batch, vocab_size, lengths=(3, 7)):
 
 
 # --------------------------------------------------------------------------- exact answers
-
-
-@dataclass
-class ExactExercise(Exercise):
-    """An exercise whose answer is compared exactly, after ``canonical`` turns it into plain
-    Python values (lists of ints). ``canonical`` raises ValueError with a message for a result
-    of the wrong kind. Mistakes are recognised by the canonical result of their ``model`` or by
-    ``detect(result, expected, case)``."""
-
-    canonical: Callable | None = None
-    show: Callable | None = None      # (result, expected, case) -> text of a failure
-
-    def _run_cases(self, answer, cases, deadline):
-        for case in cases:
-            raw = self._call(answer, case, deadline)
-            try:
-                result = self.canonical(raw)
-            except (ValueError, TypeError) as exc:
-                self.fail(f"for {case.describe()}, {exc}")
-            expected = self.canonical(self.reference(*list(case.args.values())))
-            if result == expected:
-                continue
-            for mistake in self.mistakes:
-                try:
-                    if mistake.model is not None:
-                        hit = self.canonical(mistake.model(*list(case.args.values()))) == result
-                    else:
-                        hit = bool(mistake.detect(result, expected, case))
-                except Exception:
-                    hit = False
-                if hit:
-                    self.fail(mistake.message, mistake.key)
-            self.fail(self.show(result, expected, case))
 
 
 def _int_rows(value):
