@@ -3,12 +3,15 @@
 In an exercise notebook::
 
     from attnbook.checks import check, hint
-    check("ex-01-1", softmax_with_temperature)   # a tick, or a message naming the mistake
-    hint("ex-01-1")                              # the next hint, one more each call
+    # a tick, or a message naming the mistake
+    check("ex-01-1", softmax_with_temperature)
+    # the next hint, one more each call
+    hint("ex-01-1")
 
-``EXERCISES`` maps each exercise id to its :class:`Exercise` (``title``, ``chapter``,
-``points``, ``hints``, ``mistakes``). Chapter modules (``chNN``) are imported when first
-needed, so a chapter-1 notebook never pays for importing PyTorch.
+``EXERCISES`` maps each exercise id to its :class:`Exercise` (``title``,
+``chapter``, ``points``, ``hints``, ``mistakes``). Chapter modules
+(``chNN``) are imported when first needed, so a chapter-1 notebook never
+pays for importing PyTorch.
 """
 
 from __future__ import annotations
@@ -19,38 +22,46 @@ import re
 
 from .core import CheckFailure, Code, Exercise, Mistake, NotAttempted, wrap
 
-#: The names of the chapter modules, in book order; each defines a list ``EXERCISES``.
-CHAPTER_MODULES = sorted(m.name for m in pkgutil.iter_modules(__path__) if re.fullmatch(r"ch\d\d", m.name))
+#: The names of the chapter modules, in book order; each defines a list
+#: ``EXERCISES``.
+CHAPTER_MODULES = sorted(m.name for m in pkgutil.iter_modules(__path__)
+                         if re.fullmatch(r"ch\d\d", m.name))
 _ID = re.compile(r"ex-(\d\d)-\d+")
 _hints_shown: dict[str, int] = {}
 
 
 def chapter_exercises(chapter: int) -> dict[str, Exercise]:
-    """The exercises of one chapter, by id (imports only that chapter's module)."""
+    """The exercises of one chapter, by id (imports only that chapter's
+    module)."""
     name = f"ch{chapter:02d}"
     if name not in CHAPTER_MODULES:
         return {}
-    return {ex.id: ex for ex in importlib.import_module(f"{__name__}.{name}").EXERCISES}
+    module = importlib.import_module(f"{__name__}.{name}")
+    return {ex.id: ex for ex in module.EXERCISES}
 
 
 def __getattr__(name):
-    if name == "EXERCISES":  # every exercise of the book, by id, in book order
-        return {ex_id: ex for m in CHAPTER_MODULES for ex_id, ex in chapter_exercises(int(m[2:])).items()}
+    if name == "EXERCISES":  # every exercise of the book, by id, in order
+        return {ex_id: ex for m in CHAPTER_MODULES
+                for ex_id, ex in chapter_exercises(int(m[2:])).items()}
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def get_exercise(exercise_id) -> Exercise:
-    match = _ID.fullmatch(exercise_id) if isinstance(exercise_id, str) else None
-    exercise = chapter_exercises(int(match.group(1))).get(exercise_id) if match else None
+    match = (_ID.fullmatch(exercise_id) if isinstance(exercise_id, str)
+             else None)
+    exercise = (chapter_exercises(int(match.group(1))).get(exercise_id)
+                if match else None)
     if exercise is None:
         known = ", ".join(__getattr__("EXERCISES"))
-        raise CheckFailure(str(exercise_id), f"there is no exercise called {exercise_id!r}; "
-                                             f"the exercises are: {known}.")
+        raise CheckFailure(str(exercise_id),
+                           f"there is no exercise called {exercise_id!r}; "
+                           f"the exercises are: {known}.")
     return exercise
 
 
 def check(exercise_id: str, answer) -> None:
-    """Check ``answer`` (usually your function) for the exercise ``exercise_id``.
+    """Check ``answer`` (usually your function) for ``exercise_id``.
 
     Prints one line with a tick when it passes; raises :class:`CheckFailure`
     with a short explanation when it does not.
