@@ -17,14 +17,19 @@ export PYDEVD_DISABLE_FILE_VALIDATION = 1
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml
+# The versions CI tested are in constraints.txt. On Linux without a GPU, PyTorch's CPU build
+# comes from PyTorch's own index when it can be reached (tools/torch_index.py).
+$(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(BIN)/python -m pip install --quiet $$($(PYTHON) tools/torch_index.py) \
+	  -c constraints.txt -e ".[dev]"
 	touch $(STAMP)
 
+# Notebooks whose code and package are unchanged are not run again (tools/book_cache.py).
 book: setup
-	rm -rf _build/html _build/.jupyter_cache
+	rm -rf _build/html
+	$(BIN)/python tools/book_cache.py refresh
 	$(BIN)/jupyter-book build . --all -W --keep-going
 
 # The book without the Solutions part, for students (reuses the outputs cached by `make book`).

@@ -6,6 +6,7 @@ too long fails with the measured time, so the book stays fast on a 2-core laptop
 The measured times are printed at the end of the run.
 """
 
+import os
 import time
 import tomllib
 from pathlib import Path
@@ -46,6 +47,8 @@ def pytest_runtest_setup(item):
 def pytest_runtest_makereport(item, call):
     outcome = yield
     notebook = _notebook_of(item)
+    if notebook and _EXECUTED and outcome.get_result().failed:
+        _recording(item.parent)["failed"] = True
     if not notebook or call.when != "call" or _last_item.get(notebook) != item.nodeid:
         return
     elapsed = time.perf_counter() - _started[notebook]
@@ -55,10 +58,116 @@ def pytest_runtest_makereport(item, call):
         report.outcome = "failed"
         report.longrepr = (f"{notebook} took {elapsed:.1f} s, over its budget of {budget_for(notebook):g} s "
                            f"(pyproject.toml, [tool.attnbook.notebook-budgets])")
+    if _EXECUTED and report.outcome == "passed":
+        _write_executed(item, elapsed)
 
 
 def pytest_terminal_summary(terminalreporter):
-    if _elapsed:
+    elapsed = dict(_elapsed)
+    if _EXECUTED and Path(_EXECUTED).exists():  # with workers, each wrote its own times there
+        import json
+
+        for timing in Path(_EXECUTED).rglob("*.json"):
+            notebook = str(timing.relative_to(_EXECUTED).with_suffix(".ipynb"))
+            elapsed.setdefault(notebook, json.loads(timing.read_text())["execution_seconds"])
+    if elapsed:
         terminalreporter.section("notebook times (budget)")
-        for notebook, seconds in sorted(_elapsed.items()):
+        for notebook, seconds in sorted(elapsed.items()):
             terminalreporter.write_line(f"{seconds:7.1f} s  ({budget_for(notebook):g} s)  {notebook}")
+
+
+# --------------------------------------------------------------------------- executed notebooks
+# With ATTNBOOK_EXECUTED=DIR, every notebook that nbval runs through without a failure is also
+# written to DIR (same relative path) with its outputs, as Jupyter would save it; then
+# `python tools/executed_to_cache.py DIR` puts them in the book's execution cache, so the book
+# build that follows renders them instead of running every notebook a second time.
+
+_EXECUTED = os.environ.get("ATTNBOOK_EXECUTED")
+_runs: dict[str, dict] = {}
+
+
+def _recording(nbfile) -> dict:
+    return _runs.setdefault(str(nbfile.fspath), {"msg_ids": [], "messages": {}, "failed": False})
+
+
+if _EXECUTED:
+    from nbval.plugin import IPyNbFile
+
+    _setup, _get_message = IPyNbFile.setup, IPyNbFile.get_kernel_message
+
+    def _setup_and_record(self):
+        _setup(self)
+        run, execute = _recording(self), self.kernel.execute_cell_input
+
+        def execute_and_record(*args, **kwargs):
+            msg_id = execute(*args, **kwargs)
+            run["msg_ids"].append(msg_id)
+            return msg_id
+
+        self.kernel.execute_cell_input = execute_and_record
+
+    def _get_message_and_record(self, timeout=None, stream="iopub"):
+        msg = _get_message(self, timeout=timeout, stream=stream)
+        if stream == "iopub":
+            parent = msg.get("parent_header", {}).get("msg_id")
+            _recording(self)["messages"].setdefault(parent, []).append(msg)
+        return msg
+
+    IPyNbFile.setup, IPyNbFile.get_kernel_message = _setup_and_record, _get_message_and_record
+
+
+def _outputs(messages, displays):
+    """A cell's outputs from its iopub messages, as Jupyter builds them."""
+    from nbformat.v4 import output_from_msg
+
+    outputs, clear_next = [], False
+    for msg in messages:
+        kind, content = msg["msg_type"], msg["content"]
+        if kind == "clear_output":
+            if content.get("wait"):
+                clear_next = True
+            else:
+                outputs.clear()
+            continue
+        if kind == "update_display_data":
+            for out in displays.get(content.get("transient", {}).get("display_id"), []):
+                out["data"], out["metadata"] = content["data"], content["metadata"]
+            continue
+        if kind not in ("stream", "display_data", "execute_result", "error"):
+            continue
+        if clear_next:
+            outputs.clear()
+            clear_next = False
+        if kind == "stream" and outputs and outputs[-1].get("output_type") == "stream" \
+                and outputs[-1]["name"] == content["name"]:
+            outputs[-1]["text"] += content["text"]
+            continue
+        out = output_from_msg(msg)
+        display_id = content.get("transient", {}).get("display_id")
+        if display_id:
+            displays.setdefault(display_id, []).append(out)
+        outputs.append(out)
+    return outputs
+
+
+def _write_executed(item, elapsed):
+    import copy
+    import json
+
+    import nbformat
+
+    run = _runs.get(str(item.parent.fspath))
+    if not run or run["failed"]:
+        return
+    nb = copy.deepcopy(item.parent.nb)
+    cells = [c for c in nb.cells if c.cell_type == "code"]
+    if len(cells) != len(run["msg_ids"]):
+        return  # a cell was skipped: not what Jupyter would have run
+    displays = {}
+    for count, (cell, msg_id) in enumerate(zip(cells, run["msg_ids"]), start=1):
+        cell.outputs = _outputs(run["messages"].get(msg_id, []), displays)
+        cell.execution_count = count
+    target = Path(_EXECUTED) / _notebook_of(item)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, target)
+    target.with_suffix(".json").write_text(json.dumps({"execution_seconds": elapsed}))

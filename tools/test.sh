@@ -1,32 +1,38 @@
 #!/usr/bin/env bash
-# `make test`: build the book and run every test, on both cores.
+# `make test`: run every test, build the book, then test the built book, on both cores.
 #
-# Building the book executes every notebook, and so do the notebook tests (nbval): the two run side
-# by side, one thread each. The tests of the built book (browser, links, accessibility, student
-# edition) run once the book is built. Fails if the build or any test fails.
+# 1. pytest runs the package's tests and executes every notebook with nbval, in two workers
+#    (one thread each). Each notebook that runs through is saved with its outputs.
+# 2. Those executed notebooks go into the book's execution cache, so the build renders them
+#    instead of running them a second time (tools/book_cache.py).
+# 3. The book is built (`make book`, warnings are errors), then tested in a browser: pages, links,
+#    accessibility, the student edition.
+# Fails if any test or the build fails.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 BIN=${BIN:-.venv/bin}
 export OMP_NUM_THREADS=1 OMP_WAIT_POLICY=PASSIVE
 PYTEST=("$BIN/python" -m pytest --nbval-lax --nbval-current-env --nbval-cell-timeout=300 --timeout=900)
 BOOK_TESTS=(tests/test_book.py tests/test_student_edition.py)
+EXECUTED=_build/executed
 
-mkdir -p _build
 start=$(date +%s)
-( make --no-print-directory book > _build/book.log 2>&1; echo $? > _build/book.status ) &
-book=$!
-
-"${PYTEST[@]}" tests chapters solutions exercises "${BOOK_TESTS[@]/#/--ignore=}"
+rm -rf "$EXECUTED"
+mkdir -p _build
+ATTNBOOK_EXECUTED="$EXECUTED" "${PYTEST[@]}" -n 2 --dist loadfile \
+  tests chapters solutions exercises "${BOOK_TESTS[@]/#/--ignore=}"
 tests_status=$?
+echo "make test: tests and notebooks done ($(( $(date +%s) - start )) s after the start)"
 
-wait "$book"
-book_status=$(cat _build/book.status)
+"$BIN/python" tools/book_cache.py fill "$EXECUTED"
+make --no-print-directory book > _build/book.log 2>&1
+book_status=$?
 if [ "$book_status" -ne 0 ]; then
   cat _build/book.log
   echo "make book failed (exit $book_status); the built-book tests did not run"
   exit "$book_status"
 fi
-echo "make book: built in _build/html ($(( $(date +%s) - start )) s after the start, beside the tests)"
+echo "make book: built in _build/html ($(( $(date +%s) - start )) s after the start)"
 
 "${PYTEST[@]}" "${BOOK_TESTS[@]}"
 book_tests_status=$?
