@@ -5,7 +5,7 @@
 
 The build (`jupyter-book build`, execute_notebooks: cache) keys its cache by each notebook's
 code, so it would not notice a change in the package the notebooks import: `refresh` drops the
-whole cache when any file under src/ or pyproject.toml differs from when the cache was filled.
+whole cache when any file under src/ or tools/ipython/, or pyproject.toml, differs from when the cache was filled.
 
 `fill` takes the executed copies of the notebooks that the tests ran through without a failure
 (written with ATTNBOOK_EXECUTED=DIR, see conftest.py) and caches each under its source notebook,
@@ -26,7 +26,8 @@ STAMP = "attnbook-sources.sha256"
 
 def sources_hash() -> str:
     digest = hashlib.sha256()
-    for path in sorted((ROOT / "src").rglob("*.py")) + [ROOT / "pyproject.toml"]:
+    paths = sorted((ROOT / "src").rglob("*.py")) + sorted((ROOT / "tools" / "ipython").glob("*.py"))
+    for path in paths + [ROOT / "pyproject.toml"]:
         digest.update(str(path.relative_to(ROOT)).encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()
 

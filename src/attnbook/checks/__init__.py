@@ -20,7 +20,8 @@ import importlib
 import pkgutil
 import re
 
-from .core import CheckFailure, Code, Exercise, Mistake, NotAttempted, wrap
+from .core import (CheckFailure, Code, Exercise, Mistake, NotAttempted,
+                   install_stub_message, wrap)
 
 #: The names of the chapter modules, in book order; each defines a list
 #: ``EXERCISES``.
@@ -28,6 +29,10 @@ CHAPTER_MODULES = sorted(m.name for m in pkgutil.iter_modules(__path__)
                          if re.fullmatch(r"ch\d\d", m.name))
 _ID = re.compile(r"ex-(\d\d)-\d+")
 _hints_shown: dict[str, int] = {}
+
+# In a notebook, running a cell that uses a function still holding its stub
+# shows one line ("not attempted yet"), not a traceback.
+install_stub_message()
 
 
 def chapter_exercises(chapter: int) -> dict[str, Exercise]:

@@ -83,6 +83,53 @@ def wrap(text: str, width: int = WIDTH) -> list[str]:
     return lines
 
 
+def stub_message(tb) -> str | None:
+    """The one line shown when a cell runs a learner's function that is
+    still a stub (``raise NotImplementedError()`` in code the notebook
+    defines), or None for any other NotImplementedError."""
+    frames = []
+    while tb is not None:
+        frames.append(tb.tb_frame)
+        tb = tb.tb_next
+    if not frames:
+        return None
+    code = frames[-1].f_code
+    if not _in_notebook(code.co_filename):
+        return None
+    return (f"{FAIL_MARK} not attempted yet: `{code.co_name}` still raises "
+            f"NotImplementedError(). Write it above, then run this cell "
+            f"again.")
+
+
+def _in_notebook(filename: str) -> bool:
+    """True for the code of a notebook cell (IPython's names for it)."""
+    return filename.startswith(("<ipython-input", "/tmp/ipykernel_")) or (
+        "ipykernel_" in filename and filename.endswith(".py"))
+
+
+def install_stub_message() -> None:
+    """In IPython, show a stub's NotImplementedError as one short line
+    instead of a traceback (any other error is shown as usual)."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return
+    shell = get_ipython()
+    if shell is None or getattr(shell, "_attnbook_stubs", False):
+        return
+
+    def handler(shell, etype, value, tb, tb_offset=None):
+        line = stub_message(tb) if not value.args else None
+        if line is None:
+            shell.showtraceback((etype, value, tb), tb_offset=tb_offset)
+        else:
+            shell._showtraceback(etype, value, wrap(line))
+        return None
+
+    shell.set_custom_exc((NotImplementedError,), handler)
+    shell._attnbook_stubs = True
+
+
 class _Forbidden(BaseException):
     """Raised when the learner's code calls a function the exercise
     forbids."""
@@ -491,6 +538,10 @@ _ADVICE = [
      "compare (==, <) to make one, or .bool()."),
     ("same device", "the tensors are on different devices: make new ones "
      "with device=x.device."),
+    ("positional argument", "keep the arguments the exercise gives, with "
+     "their names and in their order."),
+    ("unexpected keyword argument", "keep the arguments the exercise "
+     "gives, with their names and in their order."),
 ]
 
 
