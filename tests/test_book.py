@@ -88,8 +88,12 @@ class PageLog:
                 and not e.startswith("Failed to load resource")]  # those are counted via bad_status
 
 
+#: The reader's window: the book is checked as it looks at this width.
+VIEWPORT = {"width": 1280, "height": 900}
+
+
 def open_page(browser, site, page_path):
-    page = browser.new_page()
+    page = browser.new_page(viewport=VIEWPORT)
     log = PageLog(page, site)
     page.goto(f"{site}/{page_path}", wait_until="load")
     page.wait_for_load_state("networkidle")
@@ -106,6 +110,17 @@ def typeset(page):
 
 _REPORTS = {}
 
+# Images in the page's article: their file, natural width and the width the reader sees.
+SHOWN_IMAGES = """() => Array.from(document.querySelectorAll('article img')).map(i =>
+    [new URL(i.src).pathname, i.naturalWidth, i.getBoundingClientRect().width])"""
+# Code cells, outputs and messages that scroll sideways: wider content than their box.
+SIDEWAYS = """() => Array.from(document.querySelectorAll('article pre')).filter(p =>
+    p.scrollWidth > p.clientWidth + 1).map(p => [p.scrollWidth, p.clientWidth,
+    p.innerText.split('\\n').sort((a, b) => b.length - a.length)[0].slice(0, 100)])"""
+# The text of every error output (a failed check shows one, a stub's "not attempted yet" too).
+ERROR_OUTPUTS = """() => Array.from(document.querySelectorAll('article .output.traceback, article .output.error'))
+    .map(e => e.innerText)"""
+
 
 def page_report(browser, site, page_path):
     """Open a page once; keep what the tests look at (its log, math, images, axe-core's findings)."""
@@ -115,7 +130,10 @@ def page_report(browser, site, page_path):
         report = {"log": log, "math": math, "containers": containers,
                   "merror": page.locator("mjx-container mjx-merror").count(),
                   "images": page.evaluate(
-                      "() => Array.from(document.images).map(i => [i.src, i.complete && i.naturalWidth > 0])")}
+                      "() => Array.from(document.images).map(i => [i.src, i.complete && i.naturalWidth > 0])"),
+                  "shown": page.evaluate(SHOWN_IMAGES),
+                  "sideways": page.evaluate(SIDEWAYS),
+                  "errors": page.evaluate(ERROR_OUTPUTS)}
         # snapshot the log first: axe-core re-reads the style sheets itself (its CSSOM preload resolves
         # the theme's @import against the page, not the sheet, and gets 404s that no reader sees)
         report["log"] = log.snapshot()
@@ -138,6 +156,43 @@ def test_page_loads_cleanly(browser, site, page_path):
     assert not log.failed, f"failed or external requests: {log.failed}"
     assert not log.bad_status, f"HTTP errors: {log.bad_status}"
     assert not log.unexpected_errors(), f"script errors: {log.unexpected_errors()}"
+
+
+@pytest.mark.parametrize("page_path", PAGES)
+def test_nothing_scrolls_sideways(browser, site, page_path):
+    """At a 1280-px window no code cell, output or check message is wider than the page."""
+    wide = page_report(browser, site, page_path)["sideways"]
+    assert not wide, "scrolls sideways (content px, box px, longest line):\n" + "\n".join(map(str, wide))
+
+
+@pytest.mark.parametrize("page_path", PAGES)
+def test_figure_text_is_legible(browser, site, page_path):
+    """Every figure's smallest text, at the width the page shows it, is at least 9 px."""
+    from attnbook.legibility import MIN_TEXT_PX, read_png_text
+
+    small = []
+    for path, natural, shown in page_report(browser, site, page_path)["shown"]:
+        if not path.endswith(".png") or "/_images/" not in path:
+            continue
+        recorded = read_png_text((HTML / "_images" / path.split("/_images/", 1)[1]).read_bytes())
+        assert recorded, f"{path} does not record its text size (is the build's IPython profile in place?)"
+        size_pt, dpi = recorded
+        px = size_pt * dpi / 72 * shown / natural
+        if px < MIN_TEXT_PX:
+            small.append(f"{path}: {size_pt:g}-pt text at {dpi:g} dpi, {natural} px shown at {shown:.0f} px "
+                         f"-> {px:.1f} px")
+    assert not small, "figure text too small to read:\n" + "\n".join(small)
+
+
+@pytest.mark.parametrize("page_path", [p for p in PAGES if p.startswith("exercises/")])
+def test_exercise_pages_show_short_messages_not_tracebacks(browser, site, page_path):
+    """A learner's stubs: every error output is one or two lines with a cross, never a traceback."""
+    errors = page_report(browser, site, page_path)["errors"]
+    assert errors, "the exercise page shows its checks' messages"
+    for text in errors:
+        lines = text.strip().splitlines()
+        assert len(lines) <= 2 and lines[0].startswith("\u2718"), f"not a short message: {text[:300]!r}"
+        assert "Traceback" not in text
 
 
 def chapter_pages():
