@@ -40,6 +40,12 @@ def toc_pages():
 PAGES = toc_pages()
 
 
+def by_page(pages):
+    """Parameters for per-page tests; with workers (`--dist loadgroup`), one page's tests all run in
+    the same worker, which loads the page once."""
+    return [pytest.param(p, marks=pytest.mark.xdist_group(p), id=p) for p in pages]
+
+
 @pytest.fixture(scope="session")
 def site():
     if not (HTML / "index.html").exists():
@@ -144,7 +150,7 @@ def page_report(browser, site, page_path):
     return _REPORTS[page_path]
 
 
-@pytest.mark.parametrize("page_path", PAGES)
+@pytest.mark.parametrize("page_path", by_page(PAGES))
 def test_page_loads_cleanly(browser, site, page_path):
     report = page_report(browser, site, page_path)
     if report["math"]:
@@ -158,14 +164,14 @@ def test_page_loads_cleanly(browser, site, page_path):
     assert not log.unexpected_errors(), f"script errors: {log.unexpected_errors()}"
 
 
-@pytest.mark.parametrize("page_path", PAGES)
+@pytest.mark.parametrize("page_path", by_page(PAGES))
 def test_nothing_scrolls_sideways(browser, site, page_path):
     """At a 1280-px window no code cell, output or check message is wider than the page."""
     wide = page_report(browser, site, page_path)["sideways"]
     assert not wide, "scrolls sideways (content px, box px, longest line):\n" + "\n".join(map(str, wide))
 
 
-@pytest.mark.parametrize("page_path", PAGES)
+@pytest.mark.parametrize("page_path", by_page(PAGES))
 def test_figure_text_is_legible(browser, site, page_path):
     """Every figure's smallest text, at the width the page shows it, is at least 9 px."""
     from attnbook.legibility import MIN_TEXT_PX, read_png_text
@@ -184,7 +190,7 @@ def test_figure_text_is_legible(browser, site, page_path):
     assert not small, "figure text too small to read:\n" + "\n".join(small)
 
 
-@pytest.mark.parametrize("page_path", [p for p in PAGES if p.startswith("exercises/")])
+@pytest.mark.parametrize("page_path", by_page([p for p in PAGES if p.startswith("exercises/")]))
 def test_exercise_pages_show_short_messages_not_tracebacks(browser, site, page_path):
     """A learner's stubs: every error output is one or two lines with a cross, never a traceback."""
     errors = page_report(browser, site, page_path)["errors"]
@@ -199,7 +205,7 @@ def chapter_pages():
     return [p for p in PAGES if p.startswith("chapters/")]
 
 
-@pytest.mark.parametrize("page_path", chapter_pages())
+@pytest.mark.parametrize("page_path", by_page(chapter_pages()))
 def test_chapter_has_figures_and_math(browser, site, page_path):
     report = page_report(browser, site, page_path)
     assert report["containers"] > 0, "a chapter has math"
@@ -223,7 +229,7 @@ def test_highlighted_text_is_shown(browser, site):
 
 def test_exercises_and_solutions_show_the_checks(browser, site):
     page, _ = open_page(browser, site, "exercises/01_smart_highlighter.html")
-    assert page.get_by_text("not attempted yet").count() == 4
+    assert page.get_by_text(re.compile(r"ex-01-\d: not attempted yet")).count() == 4
     page.close()
     page, _ = open_page(browser, site, "solutions/01_smart_highlighter.html")
     text = page.inner_text("main")
@@ -275,7 +281,7 @@ def axe_script():
     return (Path(axe_playwright_python.__file__).parent / "axe.min.js").read_text(encoding="utf-8")
 
 
-@pytest.mark.parametrize("page_path", PAGES)
+@pytest.mark.parametrize("page_path", by_page(PAGES))
 def test_page_passes_axe(browser, site, page_path):
     result = page_report(browser, site, page_path)["axe"]
     problems = []
@@ -292,7 +298,7 @@ def main_html(page_path):
     return text[start:text.index("</article>", start)]
 
 
-@pytest.mark.parametrize("page_path", PAGES)
+@pytest.mark.parametrize("page_path", by_page(PAGES))
 def test_figures_have_alt_text_and_headings_are_in_order(page_path):
     html = main_html(page_path)
     for img in re.findall(r"<img [^>]*>", html):
@@ -347,7 +353,7 @@ def test_internal_links_resolve():
     assert not broken, "broken links:\n" + "\n".join(broken)
 
 
-@pytest.mark.parametrize("page_path", chapter_pages())
+@pytest.mark.parametrize("page_path", by_page(chapter_pages()))
 def test_chapter_and_exercises_link_to_each_other_and_launch(page_path):
     name = page_path.split("/", 1)[1]
     chapter, exercise = main_html(page_path), main_html(f"exercises/{name}")

@@ -34,7 +34,7 @@ if [ "$book_status" -ne 0 ]; then
 fi
 echo "make book: built in _build/html ($(( $(date +%s) - start )) s after the start)"
 
-"${PYTEST[@]}" "${BOOK_TESTS[@]}"
+"${PYTEST[@]}" -n 2 --dist loadgroup "${BOOK_TESTS[@]}"
 book_tests_status=$?
 echo "make test: $(( $(date +%s) - start )) s in all"
 [ "$tests_status" -eq 0 ] && [ "$book_tests_status" -eq 0 ]
