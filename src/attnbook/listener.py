@@ -351,12 +351,14 @@ def alignment_score(weights, spans, times):
     ``weights``: one (n_words + 1, n_frames) array per utterance (the last
     row is <eos>, which has no span); ``spans``: per utterance, one
     (start, end) per word in seconds; ``times``: per utterance, the time
-    of each encoder frame (see :func:`frame_times`). A peak at time t is inside when
-    start <= t < end. Counted over all words of all utterances."""
+    of each encoder frame (see :func:`frame_times`). A peak at time t is
+    inside when start <= t < end. Counted over all words of all
+    utterances; returns a float."""
     inside = total = 0
     for w, word_spans, t in zip(weights, spans, times):
-        peaks = np.asarray(w)[: len(word_spans)].argmax(axis=-1)  # (n_words,)
+        rows = np.asarray(w)[: len(word_spans)]             # (n_words, S)
+        peaks = rows.argmax(axis=-1)                        # (n_words,)
         for (start, end), peak in zip(word_spans, peaks):
-            inside += start <= t[peak] < end
+            inside += bool(start <= t[peak] < end)
             total += 1
     return inside / total
