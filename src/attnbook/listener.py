@@ -272,6 +272,7 @@ class _Bound(nn.Module):
         super().__init__()
         self.model, self.lengths = model, lengths
         self.pad_id = model.pad_id
+        self.train(model.training)          # and leaves it in its mode
 
     def encode(self, x):
         return self.model.encode(x, self.lengths)
