@@ -255,7 +255,7 @@ def _glottal_pulses(n_samples, speaker, rng):
     return out
 
 
-def _resonator_gain(freqs, formants, bandwidths):
+def formant_gain(freqs, formants, bandwidths):
     """|H(f)| of a cascade of two-pole resonators (one per formant),
     each with gain 1 at 0 Hz. freqs (F,), formants and bandwidths (n, k)
     -> (n, F)."""
@@ -345,7 +345,7 @@ def synthesize(words, speaker=None, seed=0, rate=1.0, snr_db=20.0):
     bandwidths = np.stack([60 + 0.06 * formants[:, 0],
                            80 + 0.04 * formants[:, 1],
                            120 + 0.03 * formants[:, 2]], axis=1)  # (n, 3)
-    tract = _resonator_gain(freqs, formants, bandwidths)    # (n, F)
+    tract = formant_gain(freqs, formants, bandwidths)       # (n, F)
     tilt = (1 + (freqs / 250.0) ** 2) ** (-0.5 * speaker.tilt)  # (F,)
     buzz = _stft(_glottal_pulses(n_samples, speaker, rng))  # (n, F)
     hiss = _noise_spectrum(rng, n_frames)                   # (n, F)

@@ -57,6 +57,13 @@ class WholeExercise(Exercise):
     same: Callable | None = None
     show: Callable | None = None
 
+    def run(self, answer, seed=None, quiet=False):
+        """As :meth:`Exercise.run`; the tick says how many cases passed."""
+        n = super().run(answer, seed, quiet=True)
+        if not quiet:
+            print(f"\u2714 {self.id} {self.title}: passed on {n} cases.")
+        return n
+
     def _invoke(self, function, case):
         names = list(case.args)
         positional = [n for n in names if n not in self.keywords]
