@@ -209,7 +209,7 @@ def listener_loss(model, batch):
         logits.flatten(0, 1), tgt_out.flatten(), ignore_index=PAD_ID)
 
 
-def ctc_loss(model, batch):
+def ctc_batch_loss(model, batch):
     """CTC loss per utterance, averaged over the batch."""
     x, lengths, _, _, labels = batch
     log_probs, out_lengths = model(x, lengths)              # (batch, S, C)
@@ -235,7 +235,7 @@ def train_ctc(feats, transcripts, steps=800, batch_size=32, lr=3e-3, seed=0,
     """Train a :class:`CTCListener` like :func:`train_listener`."""
     seed_everything(seed)
     model = CTCListener()
-    return model, _train(model, ctc_loss, feats, transcripts, steps,
+    return model, _train(model, ctc_batch_loss, feats, transcripts, steps,
                          batch_size, lr, seed, progress, on_step)
 
 

@@ -44,74 +44,41 @@ class NoteCase(Case):
 
 @dataclass
 class WholeExercise(Exercise):
-    """An exercise judged on all of its cases at once.
+    """An exercise whose results are compared in their own terms.
 
-    ``keywords`` are the argument names passed by keyword (the optional
-    ones the text names); ``canonical(result, case)`` checks the type the
-    text asks for and returns a comparable value (or raises ValueError
-    with a message); ``same(a, b)`` compares two canonical values;
-    ``show(case, expected, got)`` writes the failure of one case."""
+    ``canonical(result, case)`` checks the type the text asks for and
+    returns a comparable value (or raises ValueError with a message);
+    ``same(a, b)`` compares two canonical values; ``show(case, expected,
+    got)`` writes the failure of the smallest failing case. The core does
+    the rest (every case judged, a mistake named only when the answer
+    behaves like it on every case, ``keywords`` passed by keyword)."""
 
-    keywords: tuple = ()
     canonical: Callable | None = None
     same: Callable | None = None
     show: Callable | None = None
 
-    def run(self, answer, seed=None, quiet=False):
-        """As :meth:`Exercise.run`; the tick says how many cases passed."""
-        n = super().run(answer, seed, quiet=True)
-        if not quiet:
-            print(f"\u2714 {self.id} {self.title}: passed on {n} cases.")
-        return n
+    def _prepare(self, raw, case):
+        raw = super()._prepare(raw, case)
+        try:
+            return self.canonical(raw, case)
+        except ValueError as exc:
+            self.fail(f"for {case.note}, {exc}")
 
-    def _invoke(self, function, case):
-        names = list(case.args)
-        positional = [n for n in names if n not in self.keywords]
+    def _prepare_expected(self, expected, case):
+        return self.canonical(expected, case)
 
-        def bound(*values):
-            args = dict(zip(names, values))
-            return function(*[args[n] for n in positional],
-                            **{n: args[n] for n in names
-                               if n in self.keywords})
-        return bound
+    def _differs(self, result, expected, case):
+        return None if self.same(result, expected) else "differs"
 
-    def _value(self, function, case):
-        values = [_copy(v) for v in case.args.values()]
-        return self.canonical(self._invoke(function, case)(*values), case)
+    def _same(self, result, model_result, case, tolerance=None):
+        return self.same(result, model_result)
 
-    def _run_cases(self, answer, cases, deadline):
-        got = []
-        for case in cases:
-            raw = self._call(self._invoke(answer, case), case, deadline)
-            try:
-                got.append(self.canonical(raw, case))
-            except ValueError as exc:
-                self.fail(f"for {case.note}, {exc}")
-        expected = [self._value(self.reference, case) for case in cases]
-        failing = [i for i, (g, e) in enumerate(zip(got, expected))
-                   if not self.same(g, e)]
-        if not failing:
-            return
-        for mistake in self.mistakes:
-            model = [self._value(mistake.model, case) for case in cases]
-            differs = [i for i, (m, e) in enumerate(zip(model, expected))
-                       if not self.same(m, e)]
-            if differs and all(self.same(got[i], model[i]) for i in differs):
-                self.fail(mistake.message, mistake.key)
-        i = min(failing, key=lambda i: (_size(cases[i].args), i))
-        self.fail(self.show(cases[i], expected[i], got[i]))
-
-
-def _copy(value):
-    if is_tensor(value):
-        return value.clone()
-    if isinstance(value, np.ndarray):
-        return value.copy()
-    if isinstance(value, list):
-        return [_copy(v) for v in value]
-    if isinstance(value, tuple):
-        return tuple(_copy(v) for v in value)
-    return value
+    def _explain(self, failing):
+        values = [o for o in failing if o.error is None]
+        if len(values) < len(failing):
+            return super()._explain(failing)
+        o = min(values, key=lambda o: _size(o.case.args))
+        return self.show(o.case, o.expected, o.result)
 
 
 def _size(value):

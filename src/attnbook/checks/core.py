@@ -522,25 +522,25 @@ _ADVICE = [
      "view() needs a contiguous tensor: after a transpose, call "
      ".contiguous() first, or use .reshape()."),
     ("cannot be multiplied",
-     "the shapes of a matrix product do not line up: print the shapes of "
+     "The shapes of a matrix product do not line up: print the shapes of "
      "both sides; a transpose(-2, -1) may be missing."),
     ("must match the size of tensor",
-     "two tensors' shapes do not line up here: print their shapes; an "
+     "Two tensors' shapes do not line up here: print their shapes; an "
      "axis may be missing (x[..., None] or keepdim=True) or swapped."),
     ("could not be broadcast",
-     "two arrays' shapes do not line up here: check which axis each "
+     "Two arrays' shapes do not line up here: check which axis each "
      "operation runs over (keepdims=True keeps shapes aligned)."),
-    ("expected scalar type", "float32 and float64 are mixed: make new "
+    ("expected scalar type", "Float32 and float64 are mixed: make new "
      "tensors with the input's dtype (dtype=x.dtype)."),
-    ("same dtype", "float32 and float64 are mixed: make new tensors with "
+    ("same dtype", "Float32 and float64 are mixed: make new tensors with "
      "the input's dtype (dtype=x.dtype)."),
-    ("only supports boolean masks", "the mask must be a bool tensor: "
+    ("only supports boolean masks", "The mask must be a bool tensor: "
      "compare (==, <) to make one, or .bool()."),
-    ("same device", "the tensors are on different devices: make new ones "
+    ("same device", "The tensors are on different devices: make new ones "
      "with device=x.device."),
-    ("positional argument", "keep the arguments the exercise gives, with "
+    ("positional argument", "Keep the arguments the exercise gives, with "
      "their names and in their order."),
-    ("unexpected keyword argument", "keep the arguments the exercise "
+    ("unexpected keyword argument", "Keep the arguments the exercise "
      "gives, with their names and in their order."),
 ]
 
@@ -640,12 +640,27 @@ class Exercise:
             return outcome
         outcome.result = self._prepare(raw, case)
         outcome.expected = self._prepare_expected(
-            self.reference(*self._copy_args(case)), case)
+            self._apply(self.reference, case), case)
         outcome.why = self._differs(outcome.result, outcome.expected, case)
         return outcome
 
     def _copy_args(self, case: Case) -> list:
         return copy.deepcopy(list(case.args.values()))
+
+    def _split(self, case: Case, args: list) -> tuple[list, dict]:
+        """The arguments as passed: in order, but those named in
+        ``keywords`` by keyword."""
+        names = list(case.args)
+        positional = [a for n, a in zip(names, args)
+                      if n not in self.keywords]
+        keyword = {n: a for n, a in zip(names, args) if n in self.keywords}
+        return positional, keyword
+
+    def _apply(self, function, case: Case):
+        """``function`` (the reference or a mistake's model) on a copy of
+        the case, called as the learner's answer is."""
+        positional, keyword = self._split(case, self._copy_args(case))
+        return function(*positional, **keyword)
 
     def _prepare(self, raw, case: Case):
         """The answer's result as compared; fails at once when its kind
@@ -691,7 +706,7 @@ class Exercise:
             for o in outcomes:
                 try:
                     model_result = self._prepare_expected(
-                        mistake.model(*self._copy_args(o.case)), o.case)
+                        self._apply(mistake.model, o.case), o.case)
                 except Exception:
                     if o.error is None:
                         return False
@@ -727,10 +742,7 @@ class Exercise:
         args = self._copy_args(case)
         before = copy.deepcopy(args)
         remaining = max(0.05, deadline - time.perf_counter())
-        names = list(case.args)
-        positional = [a for n, a in zip(names, args)
-                      if n not in self.keywords]
-        keyword = {n: a for n, a in zip(names, args) if n in self.keywords}
+        positional, keyword = self._split(case, args)
         if self.call is None:
             invoke = answer
         else:
