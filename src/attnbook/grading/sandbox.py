@@ -77,6 +77,14 @@ def size_words(n: int) -> str:
     return f"{n // MiB} MB"
 
 
+def size_arg(n: int) -> str:
+    """``2G`` for 2 GiB, ``256M`` for 256 MiB: what ``parse_size`` reads."""
+    for unit, size in (("G", GiB), ("M", MiB)):
+        if n % size == 0:
+            return f"{n // size}{unit}"
+    return str(n)
+
+
 def parse_size(text: str) -> int:
     """``2G``, ``512M``, ``100K`` or a number of bytes."""
     text = text.strip().upper().removesuffix("B")
@@ -371,10 +379,11 @@ def kernel_spec(course: Path, limits: Limits,
     """The kernel spec that ``course init`` writes into the course."""
     argv = [sys.executable, "-m", "attnbook.grading.sandbox", "kernel",
             "--course", str(course.resolve()),
-            "--memory", str(limits.memory),
+            "--memory", size_arg(limits.memory),
             "--processes", str(limits.processes),
-            "--file-size", str(limits.file_size),
-            "--tmp-size", str(limits.tmp_size), "--cpu", str(limits.cpu)]
+            "--file-size", size_arg(limits.file_size),
+            "--tmp-size", size_arg(limits.tmp_size),
+            "--cpu", str(limits.cpu)]
     if without_sandbox:
         argv.append("--without-sandbox")
     argv += ["--", sys.executable, "-m", "ipykernel_launcher",
