@@ -19,19 +19,20 @@ import sys
 
 
 def set_limits(memory, processes, file_size, cpu):
-    """Hard and soft limits alike, so the student's code cannot raise them.
+    """Hard limits, so that the student's code cannot raise them.
 
     ``RLIMIT_NPROC`` counts processes and threads per user (inside a user
     namespace, per namespace); the kernel never applies it to root, which
     is why a sandbox started by root runs its kernel as another user.
     """
-    limits = [(resource.RLIMIT_AS, memory),
-              (resource.RLIMIT_NPROC, processes),
-              (resource.RLIMIT_FSIZE, file_size),
-              (resource.RLIMIT_CPU, cpu),
-              (resource.RLIMIT_CORE, 0)]
-    for which, value in limits:
-        resource.setrlimit(which, (value, value))
+    # CPU: SIGXCPU at the limit (it ends Python), SIGKILL 5 s later
+    limits = [(resource.RLIMIT_AS, memory, memory),
+              (resource.RLIMIT_NPROC, processes, processes),
+              (resource.RLIMIT_FSIZE, file_size, file_size),
+              (resource.RLIMIT_CPU, cpu, cpu + 5),
+              (resource.RLIMIT_CORE, 0, 0)]
+    for which, soft, hard in limits:
+        resource.setrlimit(which, (soft, hard))
 
 
 def main(argv=None):
