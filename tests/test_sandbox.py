@@ -8,8 +8,10 @@ bounded by the test's own numbers so that it cannot take the machine down.
 import json
 import os
 import resource
+import shutil
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
 from pathlib import Path
@@ -264,3 +266,33 @@ def test_course_init_says_plainly_whether_the_sandbox_works(tmp_path):
     assert "students' code will run as you" in opted.stdout
     spec = json.loads((tmp_path / "c" / "kernels" / "attnbook-sandbox" / "kernel.json").read_text())
     assert "--without-sandbox" in spec["argv"]
+
+
+def test_for_an_ordinary_user_the_process_limit_counts_only_the_sandbox():
+    """Run as nobody (an ordinary user): 60 of its processes outside, a limit of 100 inside."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root to become nobody for the test")
+    system_python = Path("/usr/bin/python3")
+    src = Path(sandbox.__file__).resolve().parents[2]
+    if not system_python.exists() or not os.access(src, os.R_OK | os.X_OK):
+        pytest.skip("needs /usr/bin/python3 and a world-readable book")
+    tmp_path = Path(tempfile.mkdtemp(prefix="attnbook-nobody-"))  # a folder nobody can reach
+    tmp_path.chmod(0o777)
+    code = (f"import sys; sys.path.insert(0, {str(src)!r})\n"
+            "import subprocess\nfrom pathlib import Path\nfrom attnbook.grading import sandbox\n"
+            f"here = Path({str(tmp_path)!r})\n"
+            f"argv, fds = sandbox.bwrap_command(here, here, None, sandbox.Limits(processes=100), "
+            f"[sys.executable, '-c', {FORKS.format(n=400, sleep=20)!r}])\n"
+            "print(subprocess.run(argv, pass_fds=fds, capture_output=True, text=True, timeout=60).stdout)\n")
+    nobody = {"user": 65534, "group": 65534, "extra_groups": []}
+    outside = [subprocess.Popen(["sleep", "30"], **nobody) for _ in range(60)]
+    try:
+        out = subprocess.run([str(system_python), "-c", code], capture_output=True, text=True, timeout=60,
+                             cwd=tmp_path, **nobody)
+    finally:
+        for p in outside:
+            p.kill()
+            p.wait()
+        shutil.rmtree(tmp_path)
+    result = json.loads(out.stdout)
+    assert 90 < result["forked"] < 100, (result, out.stderr)
