@@ -365,3 +365,34 @@ def test_a_crashed_kernel_is_explained_and_the_batch_goes_on(graded):
     assert crashed and crashed[-1]["ending"] == "crashed (segmentation fault)", crashed
     assert "crasher" in auto.stderr  # nbgrader says which one it could not grade, then goes on
     assert (course / "autograded" / "writer" / "ch01" / CH01).exists()
+
+
+def test_without_a_sandbox_nothing_runs_unless_the_instructor_opts_in(tmp_path, monkeypatch):
+    """A machine without bubblewrap: autograde runs no student code until `init --without-sandbox`."""
+    no_bwrap = os.pathsep.join(p for p in os.environ["PATH"].split(os.pathsep)
+                               if not os.path.exists(os.path.join(p, "bwrap")))
+    monkeypatch.setenv("PATH", no_bwrap)
+    course = tmp_path / "course"
+    init = [sys.executable, "-m", "attnbook.grading.course", "init", str(course), "--chapters", "1"]
+    said = subprocess.run(init, capture_output=True, text=True, check=True).stdout
+    assert "NO SANDBOX: bubblewrap is not installed" in said and "refuse" in said
+    assert nbgrader_cmd(course, "generate_assignment", "ch01", "--create").returncode == 0
+    marker = course / "student-code-ran.txt"
+    writes = f"open({str(marker)!r}, 'w').write('ran as the instructor')"
+    write_submissions(course, "ch01", CH01, [Submission("correct", answers=dict(SOL)),
+                                             Submission("writes", answers=dict(SOL), extra_cells=[("setup", writes)])])
+    nbgrader_cmd(course, "autograde", "ch01", "--create")
+    report = [sys.executable, "-m", "attnbook.grading.course", "report", str(course), "ch01"]
+    refused = subprocess.run(report, capture_output=True, text=True, check=True).stdout
+    assert not marker.exists()
+    assert refused.splitlines()[0].startswith("NO SANDBOX: 2 notebooks were not run")
+    assert refused.count("there was no sandbox, so its code was not run") == 2, refused
+
+    said = subprocess.run([*init, "--without-sandbox"], capture_output=True, text=True, check=True).stdout
+    assert "students' code will run as you" in said
+    auto = nbgrader_cmd(course, "autograde", "ch01", "--create", "--force")
+    assert auto.returncode == 0, auto.stderr[-2000:]
+    graded = subprocess.run(report, capture_output=True, text=True, check=True).stdout
+    assert marker.exists()  # what the opt-in risks: the student's code ran with the instructor's rights
+    assert "NO SANDBOX: 2 of 2 kernels ran without a sandbox" in graded.splitlines()[0]
+    assert graded.count(" 3/3  passed") == 2, graded

@@ -213,8 +213,12 @@ def sandbox_summary(course_dir: Path, assignment: str | None) -> str:
     """How this assignment's kernels ran: sandboxed, or not, and why."""
     log = [r for r in sandbox.read_log(course_dir)
            if assignment is None or r.get("assignment") == assignment]
-    starts = [r for r in log if r["event"] == "start"]
-    refused = [r for r in log if r["event"] == "refused"]
+    last = {}  # the latest kernel of each student's notebook folder
+    for record in log:
+        if record["event"] in ("start", "refused"):
+            last[record.get("folder")] = record
+    starts = [r for r in last.values() if r["event"] == "start"]
+    refused = [r for r in last.values() if r["event"] == "refused"]
     bare = [r for r in starts if r.get("sandbox") == "none"]
     if refused:
         return (f"NO SANDBOX: {len(refused)} notebooks were not run: "
