@@ -270,6 +270,12 @@ def main(argv=None) -> int:
             print(f"NO SANDBOX: {what}. Autograding will refuse to run "
                   f"students' code until a sandbox works, or until you "
                   f"run init again with --without-sandbox.")
+        config = (args.course_dir / "nbgrader_config.py").read_text()
+        if sandbox.KERNEL_NAME not in config:
+            print(f"NOTE: {args.course_dir}/nbgrader_config.py (kept from "
+                  f"before) does not choose the sandboxed kernel: add\n"
+                  f"    c.Execute.kernel_name = \"{sandbox.KERNEL_NAME}\"\n"
+                  f"and the JUPYTER_PATH lines of {CONFIG_TEMPLATE}")
         print(f"next: cd {args.course_dir} && "
               f"nbgrader generate_assignment {names[0]} --create")
         return 0

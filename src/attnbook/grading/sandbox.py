@@ -320,6 +320,8 @@ def run_kernel(course: Path, limits: Limits, command: list[str],
         connection, command = command[i + 1], list(command)
         command[i + 1] = CONNECTION
     ok = bwrap_path() is not None and sys.platform == "linux"
+    if ok and without_sandbox:  # a bubblewrap that cannot work here
+        ok = probe()[0]
     if ok:
         argv, fds = bwrap_command(course, folder, connection, limits,
                                   command, extra_read_only)
