@@ -78,7 +78,8 @@ def chapter_section(info: ChapterInfo) -> str:
         f"chapter {n}" for n in range(1, info.number))
     needs = f"; {info.needs}" if info.needs else ""
     parts = [f"### {info.number}. {info.title}", "",
-             f"**Time:** {info.time}  ", f"**Prerequisites:** {before}" + needs,
+             f"**Time:** {info.time}  ",
+             f"**Prerequisites:** {before}" + needs,
              "", "**Learning objectives.** Students can", ""]
     parts += [f"- {objective}" for objective in info.objectives]
     parts += ["", f"**Exercises** (assignment `ch{info.number:02d}`):", "",
