@@ -5,6 +5,8 @@
                                                    # seconds for nbgrader to autograde a class
                                                    # (median of the runs; each kernel sandboxed
                                                    # unless --no-sandbox)
+    python tools/benchmark.py sandbox-start [--repeats 20]
+                                                   # what the sandbox adds to each kernel's start
 
 The chapters' own benchmarks:
 
@@ -94,6 +96,27 @@ def grade_once(students: int, chapter: int, sandboxed: bool) -> float:
         shutil.rmtree(course, ignore_errors=True)
 
 
+def sandbox_start(repeats: int) -> None:
+    """Seconds to start a Python through the sandbox's kernel command, against starting it plainly."""
+    course = Path(tempfile.mkdtemp(prefix="attnbook-bench-"))
+    folder = course / "autograded" / "s000" / "ch01"
+    folder.mkdir(parents=True)
+    python = [sys.executable, "-c", "import numpy"]
+    sandboxed = [sys.executable, "-m", "attnbook.grading.sandbox", "kernel", "--course", str(course), "--", *python]
+    try:
+        times = {"plain": [], "sandboxed": []}
+        for _ in range(repeats):
+            for kind, command in (("plain", python), ("sandboxed", sandboxed)):
+                started = time.perf_counter()
+                subprocess.run(command, cwd=folder, check=True)
+                times[kind].append(time.perf_counter() - started)
+        plain, boxed = (statistics.median(times[k]) for k in ("plain", "sandboxed"))
+        print(f"python -c 'import numpy', median of {repeats}: {plain:.3f} s plainly, {boxed:.3f} s through the "
+              f"sandbox's kernel command: {boxed - plain:.3f} s more per kernel")
+    finally:
+        shutil.rmtree(course, ignore_errors=True)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="what", required=True)
@@ -103,9 +126,13 @@ def main(argv=None) -> int:
     p.add_argument("--chapter", type=int, default=1)
     p.add_argument("--runs", type=int, default=1)
     p.add_argument("--no-sandbox", action="store_true", help="start each kernel without the sandbox")
+    p = sub.add_parser("sandbox-start")
+    p.add_argument("--repeats", type=int, default=20)
     args = parser.parse_args(argv)
     if args.what == "notebooks":
         time_notebooks()
+    elif args.what == "sandbox-start":
+        sandbox_start(args.repeats)
     else:
         grading(args.students, args.chapter, args.runs, not args.no_sandbox)
     return 0
