@@ -321,6 +321,7 @@ def test_feedback_shows_the_short_message(graded):
     assert result.returncode == 0, result.stderr[-2000:]
     html = (course / "feedback" / "partial" / name / notebook.replace(".ipynb", ".html")).read_text()
     assert FEEDBACK[name] in html
+    assert "HIDDEN TESTS" not in html and "grade(" not in html, "the feedback hides the hidden tests"
 
 
 def test_every_kernel_ran_in_the_sandbox(graded):

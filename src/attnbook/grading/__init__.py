@@ -1,4 +1,4 @@
-"""Grading a class: hidden tests that a notebook cannot fool.
+"""Grading a class: hidden tests that the notebook's own tricks do not fool.
 
 A solution notebook's check cell ends with a hidden test (removed from the
 students' copy)::
@@ -17,6 +17,12 @@ the exercise forbids are refused there, and a function that never returns
 is stopped. The result comes back as the same short message ``check``
 gives. Under the course's sandbox (:mod:`attnbook.grading.sandbox`) the
 fresh process runs inside the student's sandbox, with the same limits.
+
+What this does not stop: code written on purpose to defeat the grading of
+its own answers (the check runs the student's code, and ``grade`` itself is
+called from the student's kernel). The sandbox keeps such code from
+touching anything but its own notebook; the instructors' page says how to
+spot it.
 """
 
 from __future__ import annotations

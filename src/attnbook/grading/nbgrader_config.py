@@ -1,6 +1,7 @@
 # nbgrader configuration for a course that uses "Attention, Step by Step".
 # Written by `python -m attnbook.grading.course init`; edit freely.
 import os
+import warnings
 
 c = get_config()  # noqa: F821  (nbgrader provides get_config)
 
@@ -39,6 +40,19 @@ c.OverwriteCells.add_missing_cells = True
 # passing cell its points.
 c.IgnorePattern.enabled = True
 c.IgnorePattern.pattern = r"(?s).*(Warning|Kernel is running over TCP).*"
+
+# nbgrader's own database code makes SQLAlchemy warn about objects "not in
+# session" on every autograde; they change nothing, so they are not shown.
+warnings.filterwarnings("ignore", message=".*not in session",
+                        module="nbgrader.*")
+
+# The feedback students get shows their check cells without the hidden
+# test that graded them (nbgrader shows it by default).
+c.GenerateFeedback.preprocessors = [
+    "nbgrader.preprocessors.GetGrades",
+    "attnbook.grading.feedback.HideHiddenTests",
+    "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
+]
 
 # `nbgrader export` writes one column per question (graded cell), not
 # just totals.

@@ -27,6 +27,14 @@ class ChapterInfo:
     needs: str = ""
 
 
+def _field(text: str, name: str) -> str:
+    """The text after ``**name:**``, to the next bold label or the end of
+    its paragraph, on one line (the source may break it anywhere)."""
+    found = re.search(rf"\*\*{name}:\*\*\s*(.+?)(?=\*\*|\n\s*\n|\Z)",
+                      text, re.S)
+    return " ".join(found.group(1).split()) if found else ""
+
+
 def read_chapter(path: Path) -> ChapterInfo:
     nb = json.loads(path.read_text(encoding="utf-8"))
     first = "".join(nb["cells"][0]["source"])
@@ -38,11 +46,9 @@ def read_chapter(path: Path) -> ChapterInfo:
             info.objectives.append(line[2:].strip())
         elif info.objectives and line.strip() == "":
             break
-    time = re.search(r"\*\*Time:\*\*\s*(.+?)(?:\*\*|$)", first, re.M)
     link = r"\[([^\]]+)\]\([^)]+\)"
-    info.time = re.sub(link, r"\1", time.group(1)).strip() if time else ""
-    needs = re.search(r"\*\*You need:\*\*\s*(.+)$", first, re.M)
-    info.needs = needs.group(1).strip() if needs else ""
+    info.time = re.sub(link, r"\1", _field(first, "Time"))
+    info.needs = _field(first, "You need")
     return info
 
 
