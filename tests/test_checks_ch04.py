@@ -563,6 +563,17 @@ def alibi_no_mask(q, k, v, slopes, mask=None):
     return _alibi(q, k, v, slopes, None, lambda i, j, m: -m * (i - j).abs())
 
 
+def alibi_annotated(q, k, v, slopes, mask=None):
+    """The distances from a list, and The Annotated Transformer's -1e9."""
+    L = q.shape[-2]
+    distance = torch.tensor([[abs(i - j) for j in range(L)] for i in range(L)], dtype=q.dtype)
+    scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1]) - slopes[:, None, None] * distance
+    if mask is not None:
+        scores = scores.masked_fill(mask == 0, -1e9)
+    weights = torch.softmax(scores, -1)
+    return weights @ v, weights
+
+
 def alibi_nan_rows(q, k, v, slopes, mask=None):
     return _alibi(q, k, v, slopes, mask, lambda i, j, m: -m * (i - j).abs(), zero=False)
 
@@ -598,7 +609,7 @@ WRONG = {
         "bias-sign": alibi_plus, "distance-signed": alibi_signed, "bias-ignored": alibi_no_bias,
         "bias-scaled": alibi_bias_scaled, "no-scale": alibi_no_scale,
         "slopes-on-batch-axis": alibi_batch_axis, "mask-ignored": alibi_no_mask,
-        "fully-masked-nan": alibi_nan_rows,
+        "fully-masked-nan": alibi_nan_rows, "fully-masked-uniform": alibi_annotated,
     },
 }
 

@@ -653,7 +653,7 @@ ROPE = Exercise(
 
 def _alibi(q, k, v, slopes, mask=None, *, sign=-1.0, distance="abs",
            scale_bias=False, bias=True, scale=True, slope_axis=-3,
-           zero_empty=True):
+           zero_empty=True, fill=float("-inf")):
     """Attention with ALiBi's bias, one switch per catalogued mistake; the
     reference when all are off."""
     positions = torch.arange(q.size(-2))
@@ -673,7 +673,7 @@ def _alibi(q, k, v, slopes, mask=None, *, sign=-1.0, distance="abs",
     if scale and scale_bias:
         scores = scores / math.sqrt(d_k)
     if mask is not None:
-        scores = scores.masked_fill(~mask, float("-inf"))
+        scores = scores.masked_fill(~mask, fill)
     weights = torch.softmax(scores, dim=-1)
     if zero_empty:
         weights = weights.nan_to_num(0.0)
@@ -727,7 +727,7 @@ def _alibi_cases(rng):
 
 ALIBI = Exercise(
     id="ex-04-5",
-    title="ALiBi: attention with a linear distance bias (challenge)",
+    title="ALiBi, a linear distance bias (challenge)",
     chapter=4,
     points=3,
     function="alibi_attention",
@@ -778,6 +778,12 @@ ALIBI = Exercise(
                 "chapter 3, such a row gets weights 0 and output 0: "
                 "weights.nan_to_num(0.0).",
                 model=_alibi_mistake(zero_empty=False)),
+        Mistake("fully-masked-uniform",
+                "a query whose keys are ALL masked spreads its weight "
+                "evenly over them: you filled (or added) a large negative "
+                "number instead of -inf. Use float('-inf'), then "
+                "weights.nan_to_num(0.0) for such rows, as in chapter 3.",
+                model=_alibi_mistake(fill=-1e9)),
     ],
     hints=[
         "ALiBi changes one thing in chapter 3's attention: before the "
