@@ -103,8 +103,9 @@ def make_example(rng, asked=None, others=None, n_facts=None, pairs=None):
     ``asked`` (role, country) defaults to a random pair of ``pairs``
     (default: every pair). ``others`` are the distractor pairs; by default
     one with the same role, one with the same country, and random pairs up
-    to ``n_facts`` facts in all (3 to 6), all from ``pairs``. The facts
-    are shuffled and every name is different.
+    to ``n_facts`` facts in all (3 to 6; 1 or 2 keep one fact, or one
+    distractor), all from ``pairs``. The facts are shuffled and every name
+    is different.
     """
     pairs = [(r, c) for r in ROLES for c in COUNTRIES] if pairs is None \
         else list(pairs)
@@ -126,22 +127,26 @@ def make_example(rng, asked=None, others=None, n_facts=None, pairs=None):
     return Example(tuple(facts), asked, names[0])
 
 
-def make_examples(n, seed=0, split="train"):
+def make_examples(n, seed=0, split="train", min_facts=3):
     """``n`` examples, the same for the same seed and split.
 
     ``split`` is "train" (no held-out pair anywhere), "iid" (the same kind
     of contexts as training, new draws) or "held_out" (the question asks
-    about a held-out pair; the other facts are training pairs).
+    about a held-out pair; the other facts are training pairs). Contexts
+    hold ``min_facts`` to 6 facts; below 3 they are easier: one fact, or
+    one distractor.
     """
     rng = random.Random(f"{split}-{seed}")
     allowed = training_pairs()
     examples = []
     for _ in range(n):
+        n_facts = rng.randint(min_facts, 6)
         if split == "held_out":
             asked = rng.choice(sorted(HELD_OUT))
-            examples.append(make_example(rng, asked, pairs=allowed + [asked]))
+            examples.append(make_example(rng, asked, n_facts=n_facts,
+                                         pairs=allowed + [asked]))
         else:
-            examples.append(make_example(rng, pairs=allowed))
+            examples.append(make_example(rng, n_facts=n_facts, pairs=allowed))
     return examples
 
 

@@ -18,6 +18,8 @@ from it.
 Shown in ``chapters/09_tiny_gpt.ipynb``.
 """
 
+import time
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -27,6 +29,7 @@ from .kv_cache import KVCache
 from .long_context import sliding_window_mask
 from .multihead import MultiHeadAttention, merge_heads, split_heads
 from .positions import apply_rope
+from .training import warmup_cosine
 from .transformer import FeedForward
 
 
@@ -34,8 +37,9 @@ class CausalSelfAttention(nn.Module):
     """Multi-head causal self-attention with rotary positions.
 
     ``window`` (None: no limit) lets each token see only itself and the
-    ``window - 1`` tokens before it. The weights of the last call without
-    a cache are kept in ``weights`` (batch, heads, L, L).
+    ``window - 1`` tokens before it. In training it runs PyTorch's fused
+    attention; in eval mode without a cache, the book's own, and keeps its
+    weights in ``weights`` (batch, heads, L, L).
     """
 
     def __init__(self, d_model, n_heads, window=None):
@@ -56,9 +60,12 @@ class CausalSelfAttention(nn.Module):
             n = x.size(1)
             mask = (causal_mask(n, x.device) if self.window is None
                     else sliding_window_mask(n, self.window, x.device))
-            # (batch, heads, t, d), (batch, heads, t, t)
-            heads, weights = scaled_dot_product_attention(q, k, v, mask)
-            self.weights = weights.detach()
+            if self.training:                  # chapter 8's fused kernel
+                heads = F.scaled_dot_product_attention(q, k, v, mask)
+            else:                              # ours: it returns the weights
+                # (batch, heads, t, d), (batch, heads, t, t)
+                heads, weights = scaled_dot_product_attention(q, k, v, mask)
+                self.weights = weights.detach()
         elif self.window is None:
             heads = cache.attend(q, k, v)              # chapter 8's KV cache
         else:
@@ -211,3 +218,58 @@ def distinct_n(sentences, n):
     grams = [tuple(s[i:i + n]) for s in sentences
              for i in range(len(s) - n + 1)]
     return len(set(grams)) / max(1, len(grams))
+
+
+def encode_sentences(sentences, vocab):
+    """Token lists -> (n, L) ids: <bos>, the tokens, <eos>, then padding."""
+    ids = [[vocab.bos_id] + [vocab.stoi.get(w, vocab.unk_id) for w in s]
+           + [vocab.eos_id] for s in sentences]
+    length = max(len(i) for i in ids)
+    out = torch.full((len(ids), length), vocab.pad_id)   # (n, L)
+    for row, i in enumerate(ids):
+        out[row, :len(i)] = torch.tensor(i)
+    return out
+
+
+def train_language_model(model, tokens, pad_id, steps=2000, batch_size=64,
+                         lr=3e-3, seed=0):
+    """Next-token training on rows of ``tokens`` (n, L) drawn at random:
+    AdamW, 100 warm-up steps then a cosine decay, gradients clipped at 1.
+    Returns (per-step losses, seconds)."""
+    generator = torch.Generator().manual_seed(seed)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=lr,
+                                  betas=(0.9, 0.98))
+    schedule = warmup_cosine(optimizer, 100, steps)
+    real = (tokens != pad_id).sum(1)                     # (n,) lengths
+    losses, start = [], time.perf_counter()
+    model.train()
+    for _ in range(steps):
+        rows = torch.randint(len(tokens), (batch_size,), generator=generator)
+        batch = tokens[rows, :int(real[rows].max())]     # trim the padding
+        loss = next_token_loss(model(batch), batch, pad_id)
+        optimizer.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        schedule.step()
+        losses.append(loss.item())
+    model.eval()
+    return losses, time.perf_counter() - start
+
+
+def sample_sentences(model, vocab, n, max_len=30, seed=0, **sampling):
+    """``n`` sentences sampled after <bos>, as token lists (up to <eos>).
+    ``sampling``: temperature, top_k, top_p (see :func:`sample_next`)."""
+    generator = torch.Generator().manual_seed(seed)
+    prompt = torch.full((n, 1), vocab.bos_id)            # (n, 1)
+    tokens = generate(model, prompt, max_len, vocab.eos_id,
+                      generator=generator, **sampling)
+    sentences = []
+    for row in tokens[:, 1:].tolist():
+        words = []
+        for i in row:
+            if i == vocab.eos_id:
+                break
+            words.append(vocab.itos[i])
+        sentences.append(words)
+    return sentences
