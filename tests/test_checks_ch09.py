@@ -405,6 +405,10 @@ def penalty_unseen(logits, previous, penalty):
     return torch.where(mask, logits, changed)
 
 
+def penalty_float32(logits, previous, penalty):
+    return penalty_gather(logits, previous, penalty).float()
+
+
 def penalty_in_place(logits, previous, penalty):   # as HF's processor does
     seen = torch.gather(logits, -1, previous)
     seen = torch.where(seen > 0, seen / penalty, seen * penalty)
@@ -468,6 +472,7 @@ WRONG = {
         "softmax-over-batch": sample_dim0,
     },
     "ex-09-5": {
+        "changes-dtype": penalty_float32,
         "divides-negatives": penalty_divide,
         "multiplies-all": penalty_multiply,
         "signs-swapped": penalty_swapped,

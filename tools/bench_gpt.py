@@ -99,7 +99,7 @@ def bench_writer(seeds):
         seed_everything(seed)
         model = GPT(len(vocab), d_model=64, n_heads=2, n_layers=2, d_ff=128)
         _, seconds = train_language_model(model, tokens, vocab.pad_id,
-                                          steps=2000, seed=seed)
+                                          steps=3000, seed=seed)
         print(f"writer seed {seed}: trained in {seconds:.1f} s", flush=True)
         for name, kw in SETTINGS.items():
             out = ([s.tokens for s in sentences.generate(500, seed=100 + seed)]

@@ -42,10 +42,10 @@ class CausalSelfAttention(nn.Module):
     weights in ``weights`` (batch, heads, L, L).
     """
 
-    def __init__(self, d_model, n_heads, window=None):
+    def __init__(self, d_model, n_heads, window=None, rope=True):
         super().__init__()
         self.mha = MultiHeadAttention(d_model, n_heads)   # w_q, w_k, w_v, w_o
-        self.n_heads, self.window = n_heads, window
+        self.n_heads, self.window, self.rope = n_heads, window, rope
         self.weights = None
 
     def forward(self, x, cache=None):
@@ -55,7 +55,8 @@ class CausalSelfAttention(nn.Module):
         q = split_heads(self.mha.w_q(x), self.n_heads)  # (batch, heads, t, d)
         k = split_heads(self.mha.w_k(x), self.n_heads)  # (batch, heads, t, d)
         v = split_heads(self.mha.w_v(x), self.n_heads)  # (batch, heads, t, d)
-        q, k = apply_rope(q, positions), apply_rope(k, positions)
+        if self.rope:
+            q, k = apply_rope(q, positions), apply_rope(k, positions)
         if cache is None:
             n = x.size(1)
             mask = (causal_mask(n, x.device) if self.window is None
@@ -77,10 +78,10 @@ class GPTBlock(nn.Module):
     """Pre-LN decoder block: x + attention(norm(x)), then, if ``d_ff``,
     x + feed_forward(norm(x)). ``d_ff=None`` makes it attention only."""
 
-    def __init__(self, d_model, n_heads, d_ff=None, window=None):
+    def __init__(self, d_model, n_heads, d_ff=None, window=None, rope=True):
         super().__init__()
         self.norm1 = nn.LayerNorm(d_model)
-        self.attn = CausalSelfAttention(d_model, n_heads, window)
+        self.attn = CausalSelfAttention(d_model, n_heads, window, rope)
         self.norm2 = nn.LayerNorm(d_model) if d_ff else None
         self.ff = FeedForward(d_model, d_ff) if d_ff else None
 
@@ -95,18 +96,20 @@ class GPT(nn.Module):
     """A decoder-only transformer over token ids.
 
     Token embedding, ``n_layers`` blocks (``windows`` gives each layer's
-    look-back window, None for none), a final layer norm and an output
-    layer tied to the embedding (``tied=False``: a separate one). No
-    position table: rotary positions live inside attention.
+    look-back window, None for none; ``ropes`` whether it rotates by
+    position), a final layer norm and an output layer tied to the
+    embedding (``tied=False``: a separate one). No position table: rotary
+    positions live inside attention.
     """
 
     def __init__(self, vocab_size, d_model=64, n_heads=2, n_layers=2,
-                 d_ff=None, windows=None, tied=True):
+                 d_ff=None, windows=None, ropes=None, tied=True):
         super().__init__()
         windows = windows or [None] * n_layers
+        ropes = ropes or [True] * n_layers
         self.embed = nn.Embedding(vocab_size, d_model)
-        self.blocks = nn.ModuleList(
-            GPTBlock(d_model, n_heads, d_ff, w) for w in windows)
+        self.blocks = nn.ModuleList(GPTBlock(d_model, n_heads, d_ff, w, r)
+                                    for w, r in zip(windows, ropes))
         self.norm = nn.LayerNorm(d_model)
         self.head = None if tied else nn.Linear(d_model, vocab_size)
 

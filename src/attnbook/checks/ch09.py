@@ -646,6 +646,13 @@ def _penalty(logits, previous, penalty, *, rule="ctrl", per_occurrence=False,
     return out
 
 
+def _same_dtype(exercise_id, logits, result):
+    if is_tensor(result) and result.shape == logits.shape \
+            and result.dtype != logits.dtype:
+        raise CheckFailure(exercise_id, DTYPE_CHANGED, "changes-dtype")
+    return result
+
+
 def repetition_penalty_reference(logits, previous, penalty):
     return _penalty(logits, previous, penalty)
 
@@ -677,10 +684,11 @@ REPETITION = Exercise(
     points=3,
     function="repetition_penalty",
     reference=repetition_penalty_reference,
-    call=lambda answer, logits, previous, penalty: answer(
-        logits, previous, penalty),
+    call=lambda answer, logits, previous, penalty: _same_dtype(
+        "ex-09-5", logits, answer(logits, previous, penalty)),
     cases=_penalty_cases,
     mistakes=[
+        Mistake("changes-dtype", DTYPE_CHANGED),
         Mistake("divides-negatives",
                 "you divided every seen logit by the penalty. For a negative "
                 "logit that makes it larger, so the token becomes more "
