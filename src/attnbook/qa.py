@@ -48,11 +48,12 @@ def answer_logits(model, tokens, lengths):
 
 def qa_model(vocab_size, seed=0):
     """The chapter's question answerer: 2 attention-only layers, 2 heads,
-    d_model 32; layer 1 sees only the 9 tokens up to itself. The embedding
-    starts with a standard deviation of 0.3 (PyTorch's default is 1)."""
+    d_model 32. Layer 1 sees only the 9 tokens up to itself, with rotary
+    positions; layer 2 sees everything, without positions (it looks up by
+    content). The embedding starts with a standard deviation of 0.3."""
     seed_everything(seed)
     model = GPT(vocab_size, d_model=32, n_heads=2, n_layers=2, d_ff=None,
-                windows=[9, None])
+                windows=[9, None], ropes=[True, False])
     nn.init.normal_(model.embed.weight, std=0.3)
     return model
 
