@@ -384,7 +384,8 @@ def difference(answer, expected, tol: Tolerance, name: str = "your result",
                 f"{preview(a, where)}, expected {preview(e, where)}")
     if np.allclose(a, e, rtol=tol.rtol, atol=tol.atol, equal_nan=True):
         return None
-    err = np.abs(np.nan_to_num(a - e))
+    with np.errstate(invalid="ignore"):  # inf - inf where both are inf
+        err = np.abs(np.nan_to_num(a - e))
     where = (tuple(int(i) for i in np.unravel_index(int(np.argmax(err)),
                                                     err.shape))
              if err.ndim else ())
