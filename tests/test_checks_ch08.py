@@ -521,7 +521,8 @@ def blocks_of_queries(q, k, v, block_size):
 def blocks_one_query_at_a_time(q, k, v, block_size):
     rows = []
     for i in range(q.size(-2)):
-        scores = k @ q[..., i, :, None] / math.sqrt(q.size(-1))  # (..., L_k, 1)
+        # (..., L_k, 1)
+        scores = k @ q[..., i, :, None] / math.sqrt(q.size(-1))
         rows.append((torch.softmax(scores, dim=-2) * v).sum(-2))
     return torch.stack(rows, dim=-2)
 
@@ -615,6 +616,34 @@ def online_with(start=-math.inf, update=True, rescale_sum=True,
     return answer
 
 
+def blocks_one_max(q, k, v, block_size):
+    """One running maximum for everything: the largest score of all."""
+    m, total, out = torch.tensor(float("-inf"), dtype=q.dtype), 0, 0
+    for s in range(0, k.shape[-2], block_size):
+        scores = q @ k[..., s:s + block_size, :].transpose(-2, -1)
+        scores = scores / math.sqrt(q.shape[-1])
+        m_new = torch.maximum(m, scores.max())
+        p = torch.exp(scores - m_new)
+        total = total * torch.exp(m - m_new) + p.sum(-1, keepdim=True)
+        out = out * torch.exp(m - m_new) + p @ v[..., s:s + block_size, :]
+        m = m_new
+    return out / total
+
+
+def blocks_python_max(q, k, v, block_size):
+    """Python's max and math.exp on the largest score of the block."""
+    m, total, out = float("-inf"), 0, 0
+    for s in range(0, k.shape[-2], block_size):
+        scores = q @ k[..., s:s + block_size, :].transpose(-2, -1)
+        scores = scores / math.sqrt(q.shape[-1])
+        m_new = max(m, scores.max().item())
+        p = torch.exp(scores - m_new)
+        total = total * math.exp(m - m_new) + p.sum(-1, keepdim=True)
+        out = out * math.exp(m - m_new) + p @ v[..., s:s + block_size, :]
+        m = m_new
+    return out / total
+
+
 def blocks_averaged(q, k, v, block_size):
     outputs = []
     for start in range(0, k.size(-2), block_size):
@@ -675,6 +704,7 @@ WRONG = {
         "no-rescale": online_with(rescale_sum=False, rescale_out=False),
         "sum-not-rescaled": online_with(rescale_sum=False),
         "output-not-rescaled": online_with(rescale_out=False),
+        "one-max-for-all": [blocks_one_max, blocks_python_max],
         "rescale-upside-down": online_with(upside_down=True),
         "no-scale": online_with(scale=False),
         "drops-last-block": online_with(drop_last=True),

@@ -631,7 +631,7 @@ def _blocks(k, v, block_size, drop_last=False):
 
 def _online(q, k, v, block_size, *, subtract_max=True, start_max=-math.inf,
             update_max=True, rescale_sum=True, rescale_out=True,
-            inverted=False, scale=None, drop_last=False):
+            inverted=False, scale=None, drop_last=False, shared_max=False):
     """Block-wise attention with an online softmax, one switch per
     catalogued mistake; full attention when all are off."""
     scale = math.sqrt(q.size(-1)) if scale is None else scale
@@ -643,6 +643,8 @@ def _online(q, k, v, block_size, *, subtract_max=True, start_max=-math.inf,
         scores = q @ k_block.transpose(-2, -1) / scale  # (..., L_q, block)
         if not subtract_max:
             new_top = torch.zeros_like(top)
+        elif shared_max:  # one maximum for every query of every sequence
+            new_top = torch.maximum(top, scores.amax()).expand_as(top)
         elif update_max or first:
             new_top = torch.maximum(top, scores.amax(-1, keepdim=True))
         else:
@@ -805,6 +807,14 @@ BLOCKWISE = BlockwiseExercise(
                 "maximum, so both need the factor.",
                 model=lambda q, k, v, b: _online(q, k, v, b,
                                                  rescale_out=False)),
+        Mistake("one-max-for-all",
+                "you keep one running maximum for all the queries (and "
+                "sequences). A query whose scores all lie far below "
+                "another query's maximum gets exp(score - m) = 0 for every "
+                "key, and 0 / 0. Keep one maximum per query: "
+                "scores.amax(-1, keepdim=True), shaped (..., L_q, 1).",
+                model=lambda q, k, v, b: _online(q, k, v, b,
+                                                 shared_max=True)),
         Mistake("rescale-upside-down",
                 "your rescaling factor is upside down: when the maximum "
                 "rises from m to m_new, multiply what you summed by "
@@ -832,10 +842,11 @@ BLOCKWISE = BlockwiseExercise(
                 model=_block_average),
     ],
     hints=[
-        "Start from chapter 1's stable softmax: softmax(s) = exp(s - m) / "
-        "sum(exp(s - m)) for any number m, and the largest score is the m "
-        "that never overflows. Here the scores come one block at a time, "
-        "so m can only be the largest score seen so far.",
+        "Start from chapter 1's stable softmax: the softmax of scores s is "
+        "exp(s - m) / sum(exp(s - m)) for any number m, and the largest "
+        "score is the m that never overflows. Here the scores come one "
+        "block at a time, so m can only be the largest score seen so "
+        "far.",
         "Keep three running things for every query: the largest score so "
         "far, m, shaped (..., L_q, 1); the sum of exp(score - m), also "
         "(..., L_q, 1); and the sum of exp(score - m) times the values, "
@@ -848,20 +859,20 @@ BLOCKWISE = BlockwiseExercise(
         "exp(scores - m_new) and exp(scores - m_new) @ v_block.",
         Code("""
             d_k, d_v = q.size(-1), v.size(-1)
-            top = torch.full((*q.shape[:-1], 1), -math.inf, dtype=q.dtype)
-            total = torch.zeros_like(top)                   # (..., L_q, 1)
+            m = torch.full((*q.shape[:-1], 1), -math.inf, dtype=q.dtype)
+            total = torch.zeros_like(m)                     # (..., L_q, 1)
             out = torch.zeros(*q.shape[:-1], d_v, dtype=q.dtype)
             for start in range(0, k.size(-2), block_size):
                 k_block = k[..., start:start + block_size, :]
                 v_block = v[..., start:start + block_size, :]
                 # (..., L_q, block)
                 scores = q @ k_block.transpose(-2, -1) / math.sqrt(d_k)
-                new_top = torch.maximum(top, scores.amax(-1, keepdim=True))
-                factor = torch.exp(top - new_top)    # rescales the past
-                weights = torch.exp(scores - new_top)
+                m_new = torch.maximum(m, scores.amax(-1, keepdim=True))
+                factor = torch.exp(m - m_new)       # rescales the sums so far
+                weights = torch.exp(scores - m_new)
                 total = total * factor + weights.sum(-1, keepdim=True)
                 out = out * factor + weights @ v_block
-                top = new_top
+                m = m_new
             return out / total                      # (..., L_q, d_v)
         """),
     ],
