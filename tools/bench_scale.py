@@ -48,6 +48,8 @@ def attention_time(repeats):
             fit_power_law(lengths[2:], fused[2:])[0],
         "manual / fused, smallest over L": min(ratios),
         "manual / fused, largest over L": max(ratios),
+        "manual / fused at L = 128": ratios[0],
+        "manual / fused at L = 2048": ratios[-1],
     }
 
 
@@ -106,8 +108,14 @@ def long_context(repeats):
             lambda: local_attention(q, k, v, 64), repeats))
         times["linear"].append(median_time(
             lambda: linear_attention(q, k, v, causal=True), repeats))
-    return {f"causal exponent, {name}": fit_power_law(lengths, t)[0]
-            for name, t in times.items()}
+    figures = {f"causal exponent, {name}": fit_power_law(lengths, t)[0]
+               for name, t in times.items()}
+    for name, t in times.items():
+        figures[f"causal {name} at L = 256 (ms)"] = t[0] * 1e3
+    for name in ("local", "linear"):
+        figures[f"causal full / {name} at L = 2048"] = (times["full"][-1]
+                                                       / times[name][-1])
+    return figures
 
 
 def training():

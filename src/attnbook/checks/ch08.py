@@ -510,7 +510,7 @@ LINEAR = Exercise(
                 model=lambda q, k, v: _linear(q, k, v, phi="none")),
         Mistake("elu-without-plus-one",
                 "your feature map is elu(x), which can be negative; it is "
-                "elu(x) + 1 (always positive), so the normaliser never "
+                "elu(x) + 1 (always positive), so that the normaliser never "
                 "comes near 0.",
                 model=lambda q, k, v: _linear(q, k, v, phi="elu")),
         Mistake("elu-of-x-plus-one",
@@ -766,7 +766,8 @@ BLOCKWISE = BlockwiseExercise(
                     (*q.shape[:-1], v.size(-1)), math.nan, dtype=q.dtype)),
         Mistake("no-running-max",
                 "your result is NaN when the scores are far from 0 (such "
-                "as +-1000): exp(1000) overflows and exp(-1000) is 0. "
+                "as 1000 or -1000): exp(1000) overflows and exp(-1000) is "
+                "0. "
                 "Subtract a running maximum m before the exponential, as "
                 "chapter 1's stable softmax subtracts the largest score.",
                 model=lambda q, k, v, b: _online(q, k, v, b,
