@@ -631,7 +631,8 @@ def _blocks(k, v, block_size, drop_last=False):
 
 def _online(q, k, v, block_size, *, subtract_max=True, start_max=-math.inf,
             update_max=True, rescale_sum=True, rescale_out=True,
-            inverted=False, scale=None, drop_last=False, shared_max=False):
+            inverted=False, scale=None, drop_last=False, shared_max=False,
+            own_max=False):
     """Block-wise attention with an online softmax, one switch per
     catalogued mistake; full attention when all are off."""
     scale = math.sqrt(q.size(-1)) if scale is None else scale
@@ -643,6 +644,8 @@ def _online(q, k, v, block_size, *, subtract_max=True, start_max=-math.inf,
         scores = q @ k_block.transpose(-2, -1) / scale  # (..., L_q, block)
         if not subtract_max:
             new_top = torch.zeros_like(top)
+        elif own_max:  # each block against its own maximum, never rescaled
+            new_top = scores.amax(-1, keepdim=True)
         elif shared_max:  # one maximum for every query of every sequence
             new_top = torch.maximum(top, scores.amax()).expand_as(top)
         elif update_max or first:
@@ -650,6 +653,8 @@ def _online(q, k, v, block_size, *, subtract_max=True, start_max=-math.inf,
         else:
             new_top = top
         factor = torch.exp(top - new_top)               # 0 on the first block
+        if own_max:
+            factor = torch.ones_like(top)
         if inverted:  # the first block sets the sums, the others rescale
             factor = 0 * new_top if first else torch.exp(new_top - top)
         weights = torch.exp(scores - new_top)           # (..., L_q, block)
@@ -788,6 +793,13 @@ BLOCKWISE = BlockwiseExercise(
                 "exp(m - m_new).",
                 model=lambda q, k, v, b: _online(q, k, v, b,
                                                  update_max=False)),
+        Mistake("own-max-per-block",
+                "you measured each block's exponentials against that "
+                "block's own maximum and added them up as if they shared "
+                "one. Keep one running maximum m over the blocks so far; "
+                "when a block raises it to m_new, multiply both running "
+                "sums by exp(m - m_new) before adding the block's.",
+                model=lambda q, k, v, b: _online(q, k, v, b, own_max=True)),
         Mistake("no-rescale",
                 "your running maximum moves, but what you summed before it "
                 "moved was not rescaled: when the maximum rises from m to "
