@@ -52,7 +52,7 @@ class KVCache:
     def attend(self, q, k, v):
         """Attention of the new q over everything seen so far; remembers
         the new k and v."""
-        if self.k is None:                    # the first call: an empty cache
+        if self.k is None:                # the first call: an empty cache
             # (batch, heads, 0, d_head)
             self.k, self.v = k[..., :0, :], v[..., :0, :]
         output, self.k, self.v = kv_cache_step(q, k, v, self.k, self.v)

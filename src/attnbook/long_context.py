@@ -23,8 +23,8 @@ import torch.nn.functional as F
 def sliding_window_mask(n, window, device=None):
     """(n, n) bool, True where query i may look at key j: j <= i and
     i - j < window."""
-    i = torch.arange(n, device=device)[:, None]  # (n, 1): the query's position
-    j = torch.arange(n, device=device)[None, :]  # (1, n): the key's position
+    i = torch.arange(n, device=device)[:, None]   # (n, 1): query positions
+    j = torch.arange(n, device=device)[None, :]   # (1, n): key positions
     # (n, n): the word itself and the window - 1 words before it
     return (j <= i) & (i - j < window)
 
@@ -40,7 +40,7 @@ def local_attention(q, k, v, window):
     """
     length, d_k = q.size(-2), q.size(-1)
     pad = window - 1
-    k = F.pad(k, (0, 0, pad, 0))          # (..., pad + L, d_k): zeros in front
+    k = F.pad(k, (0, 0, pad, 0))          # (..., pad + L, d_k): zeros first
     v = F.pad(v, (0, 0, pad, 0))          # (..., pad + L, d_v)
     k_windows = k.unfold(-2, window, 1)   # (..., L, d_k, window): a view
     v_windows = v.unfold(-2, window, 1)   # (..., L, d_v, window)
@@ -51,7 +51,8 @@ def local_attention(q, k, v, window):
     real = slot[None, :] >= start[:, None]                   # (L, window)
     # padded slots get no weight
     scores = scores.masked_fill(~real, float("-inf"))
-    weights = torch.softmax(scores, dim=-1)  # (..., L, window): rows sum to 1
+    # (..., L, window): each row sums to 1
+    weights = torch.softmax(scores, dim=-1)
     # (..., L, d_v)
     output = (v_windows @ weights.unsqueeze(-1)).squeeze(-1)
     return output, weights

@@ -94,7 +94,7 @@ def peak_memory_bytes(fn):
     with _quiet_stderr(), profile(activities=[ProfilerActivity.CPU],
                                   profile_memory=True) as prof:
         result = fn()
-        del result                     # its memory is freed inside the window
+        del result                # its memory is freed inside the window
     with tempfile.TemporaryDirectory() as folder:
         path = os.path.join(folder, "trace.json")
         prof.export_chrome_trace(path)  # the public record of every event
