@@ -591,7 +591,7 @@ def online_with(start=-math.inf, update=True, rescale_sum=True,
     def answer(q, k, v, block_size):
         d_k = q.size(-1)
         m = torch.full(q.shape[:-1] + (1,), start, dtype=q.dtype)
-        l = torch.zeros_like(m)  # noqa: E741
+        total = torch.zeros_like(m)
         acc = torch.zeros(q.shape[:-1] + (v.size(-1),), dtype=q.dtype)
         n_keys = k.size(-2)
         stop = n_keys - n_keys % block_size if drop_last else n_keys
@@ -607,11 +607,12 @@ def online_with(start=-math.inf, update=True, rescale_sum=True,
             if upside_down:
                 alpha = torch.exp(m_new - m) if i else torch.zeros_like(m)
             p = torch.exp(scores - m_new)
-            l = (l * alpha if rescale_sum else l) + p.sum(-1, keepdim=True)
+            total = total * alpha if rescale_sum else total
+            total = total + p.sum(-1, keepdim=True)
             acc = acc * alpha if rescale_out else acc
             acc = acc + p @ v[..., s:s + block_size, :]
             m = m_new
-        return acc / l
+        return acc / total
 
     return answer
 
