@@ -39,7 +39,9 @@ def highlighter_layer(query, keys, values, temperature=1.0):
     Returns ``(output, weights)``: the output vector of size ``d_v`` and
     the ``n`` weights that say how strongly each word was highlighted.
     """
-    scores = np.asarray(keys) @ np.asarray(query)  # (n, d_k) @ (d_k,) -> (n,)
-    weights = softmax(scores / temperature)        # (n,): sum to 1
-    output = weighted_average(weights, values)     # (n,) @ (n, d_v) -> (d_v,)
+    # (n, d_k) @ (d_k,) -> (n,): one score per word
+    scores = np.asarray(keys) @ np.asarray(query)
+    weights = softmax(scores / temperature)     # (n,): positive, sum to 1
+    # (n,) @ (n, d_v) -> (d_v,)
+    output = weighted_average(weights, values)
     return output, weights
