@@ -56,13 +56,13 @@ def test_not_attempted():
 
 
 @pytest.mark.parametrize("answer,pattern", [
-    (lambda s, t=1.0: 1 / 0, r"raised ZeroDivisionError: division by zero for scores of shape"),
-    (lambda s, t=1.0: None, r"got None \(did you forget to return\?\)"),
-    (lambda s, t=1.0: "weights", r"should be numbers, got a str"),
-    (lambda s, t=1.0: np.zeros(3), r"has shape \(3,\), expected \(4,\)"),
-    (lambda s, t=1.0: np.full(np.shape(s), np.nan), r"contains NaN"),
-    (lambda s, t=1.0: np.full(np.shape(s), np.inf), r"contains infinity"),
-    (lambda s, t=1.0: np.full(np.shape(s), 1.0 / np.shape(s)[-1]), r"differs from the expected values"),
+    (lambda s, temperature=1.0: 1 / 0, r"raised ZeroDivisionError: division by zero for scores of shape"),
+    (lambda s, temperature=1.0: None, r"got None \(did you forget to return\?\)"),
+    (lambda s, temperature=1.0: "weights", r"should be numbers, got a str"),
+    (lambda s, temperature=1.0: np.zeros(3), r"has shape \(3,\), expected \(4,\)"),
+    (lambda s, temperature=1.0: np.full(np.shape(s), np.nan), r"contains NaN"),
+    (lambda s, temperature=1.0: np.full(np.shape(s), np.inf), r"contains infinity"),
+    (lambda s, temperature=1.0: np.full(np.shape(s), 1.0 / np.shape(s)[-1]), r"differs from the expected values"),
 ])
 def test_bad_answers_get_clear_messages(answer, pattern):
     with pytest.raises(CheckFailure, match=pattern) as info:
@@ -181,7 +181,7 @@ def test_a_check_seeds_the_global_generators_and_restores_them():
 
 def test_no_warnings_escape_from_wrong_answers(recwarn):
     with pytest.raises(CheckFailure):
-        check("ex-01-1", lambda s, t=1.0: np.exp(np.asarray(s)) / np.exp(np.asarray(s)).sum(-1, keepdims=True))
+        check("ex-01-1", lambda s, temperature=1.0: np.exp(np.asarray(s)) / np.exp(np.asarray(s)).sum(-1, keepdims=True))
     assert len(recwarn) == 0
 
 
@@ -351,7 +351,7 @@ def test_messages_read_as_a_person_writes_them():
 
 def test_a_pair_is_asked_for_by_its_names():
     ex = EXERCISES["ex-01-4"]
-    exc = failure("ex-01-4", lambda q, k, v, t=1.0: np.zeros(3))
+    exc = failure("ex-01-4", lambda q, k, v, temperature=1.0: np.zeros(3))
     assert "expected a pair" in exc.message and "of 2 values" not in exc.message
     assert ex.outputs is None or "(output, weights)" in exc.message
 
