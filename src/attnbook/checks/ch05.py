@@ -754,11 +754,11 @@ GROUPED_QUERY = Exercise(
         Mistake("kv-tiled",
                 "your query heads share the wrong key/value heads: query "
                 "head i reads key/value head i % n_kv_heads (that is what "
-                ".repeat(1, group, 1, 1) does, it tiles the heads). The "
+                ".repeat(1, group, 1, 1) does: it tiles the heads). The "
                 "heads of a group sit side by side: query heads 0 to "
-                "group - 1 share key/value head 0, the next group head 1, "
-                "and so on, i // group. Use "
-                ".repeat_interleave(group, dim=1).",
+                "group - 1 share key/value head 0, the next group shares "
+                "head 1, and so on; query head i reads key/value head "
+                "i // group. Use .repeat_interleave(group, dim=1).",
                 model=_gqa_model(repeat="tiled")),
         Mistake("kv-split-without-transpose",
                 "your key/value heads are mixed up: you reshaped the key "
