@@ -3,9 +3,9 @@ YYYY-MM-DD.
 
 "the 3rd of may 2021", "monday, may 3, 2021", "03.05.2021" ... ->
 "2021-05-03", character by character. The task is small enough to learn in
-about a minute on a laptop CPU, and its cross-attention is easy to read: to
-write the year the decoder must look at the year, wherever the format put
-it, and skip the weekday.
+about 20 seconds on one CPU thread, and its cross-attention is easy to read:
+to write the year the decoder must look at the year, wherever the format
+put it, and skip the weekday.
 
 - :func:`format_date` writes a date in one of the :data:`FORMATS`;
 - :func:`date_pairs` makes (source, target) pairs; held-out dates never
