@@ -899,6 +899,21 @@ def precision_hypothesis_off_by_one(hypothesis, reference, n):
     return sum(min(c, ref[g]) for g, c in hyp.items()), sum(hyp.values())
 
 
+def precision_unigram_set(hypothesis, reference, n):
+    """Unigrams as a set (a special case written first), n-grams counted: 'sets' where n is 1."""
+    if n == 1:
+        hyp = set(hypothesis)
+        return len(hyp & set(reference)), len(hyp)
+    return precision_counter(hypothesis, reference, n)
+
+
+def precision_fallback_total(hypothesis, reference, n):
+    """Avoids a zero total with the reference's count: total-from-reference on a hypothesis shorter
+    than n, right everywhere else."""
+    matches, total = precision_counter(hypothesis, reference, n)
+    return matches, total or len(_grams(reference, n))
+
+
 def precision_short_is_one(hypothesis, reference, n):
     """Avoids a zero total: (0, 1) for a hypothesis shorter than n, right everywhere else."""
     matches, total = precision_counter(hypothesis, reference, n)
@@ -915,6 +930,27 @@ def wu_bound_off_by_one(model, src, bos_id, eos_id, max_len, beam_size, alpha):
     """The bound at max_len + 1 tokens: the right tokens always, more steps on some cases (like
     never-stops there), the right steps on others."""
     return _wu(model, src, bos_id, eos_id, max_len, beam_size, alpha, stop="later")
+
+
+def wu_both_stops(model, src, bos_id, eos_id, max_len, beam_size, alpha):
+    """Exercise 3's stopping rule kept beside the new one: count-stop where it comes first."""
+    lp = lambda n: ((5 + n) / 6) ** alpha                     # noqa: E731
+    memory, src_mask = model.encode(src)
+    beam, finished, steps = [([bos_id], 0.0)], [], 0
+    for _ in range(max_len):
+        steps += 1
+        candidates = []
+        for tokens, score in beam:
+            log_p = torch.log_softmax(model.decode(torch.tensor([tokens]), memory, src_mask)[0, -1], -1)
+            candidates += [(tokens + [t], score + v) for t, v in enumerate(log_p.tolist())]
+        candidates.sort(key=lambda c: c[1], reverse=True)
+        finished += [c for c in candidates[:beam_size] if c[0][-1] == eos_id]
+        beam = [c for c in candidates if c[0][-1] != eos_id][:beam_size]
+        if len(finished) >= beam_size:
+            break
+        if finished and max(s / lp(len(t) - 1) for t, s in finished) >= max(s / lp(max_len) for _, s in beam):
+            break
+    return max(finished or beam, key=lambda c: c[1] / lp(len(c[0]) - 1))[0][1:], steps
 
 
 def wu_alpha_once(model, src, bos_id, eos_id, max_len, beam_size, alpha):
@@ -941,8 +977,8 @@ LOOK_ALIKES = {
     "ex-07-2": [greedy_fills_bos, greedy_stops_when_row_0_ends],
     "ex-07-3": [beam_alpha_ignored, beam_stops_after_two],
     "ex-07-4": [smoothing_pytorch_ignore_zero, smoothing_plain_ignore_zero],
-    "ex-07-5": [precision_hypothesis_off_by_one],
-    "ex-07-6": [wu_bound_off_by_one],
+    "ex-07-5": [precision_hypothesis_off_by_one, precision_unigram_set, precision_fallback_total],
+    "ex-07-6": [wu_bound_off_by_one, wu_both_stops],
 }
 
 
