@@ -122,9 +122,9 @@ def target_mask(tgt_in, pad_id=0):
     and j is not padding."""
     length = tgt_in.size(1)
     causal = torch.ones(length, length, dtype=torch.bool,
-                        device=tgt_in.device).tril()       # (L_t, L_t)
-    real_keys = (tgt_in != pad_id)[:, None, :]             # (batch, 1, L_t)
-    return causal & real_keys                              # (batch, L_t, L_t)
+                        device=tgt_in.device).tril()      # (L_t, L_t)
+    real_keys = (tgt_in != pad_id)[:, None, :]            # (batch, 1, L_t)
+    return causal & real_keys                             # (batch, L_t, L_t)
 
 
 def label_smoothing_loss(logits, target, smoothing=0.1, pad_id=0):

@@ -1141,7 +1141,7 @@ def _show_wu(result, expected, case):
 
 WU = ExactExercise(
     id="ex-07-6",
-    title="Challenge: beam search with Wu et al.'s length penalty",
+    title="Challenge: Wu et al.'s length penalty",
     chapter=7,
     points=4,
     function="beam_search_wu",
