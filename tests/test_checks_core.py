@@ -368,6 +368,44 @@ def test_arguments_the_text_names_are_passed_by_keyword():
         ex.run(lambda x, scale: scale * x, quiet=True)
 
 
+def test_a_model_is_called_by_its_own_argument_names():
+    """A mistake's model may call the temperature t: it still names the mistake, and an
+    answer that cannot take the text's keyword is told so, not given that name."""
+    from attnbook.checks.core import Case, Exercise, Mistake
+
+    ex = Exercise(id="ex-00-5", title="keywords", chapter=0, points=1, function="scale",
+                  reference=lambda x, factor=1.0: x / factor,
+                  mistakes=[Mistake("multiplied", "you multiplied", model=lambda x, f=1.0: x * f)],
+                  cases=lambda rng: [Case({"x": rng.normal(size=3), "factor": 2.0}),
+                                     Case({"x": rng.normal(size=2), "factor": 4.0})],
+                  keywords=("factor",))
+    with pytest.raises(CheckFailure) as info:
+        ex.run(lambda x, factor=1.0: x * factor, quiet=True)
+    assert info.value.mistake == "multiplied"
+    with pytest.raises(CheckFailure) as info:
+        ex.run(lambda x, f=1.0: x * f, quiet=True)
+    assert info.value.mistake is None and "factor" in info.value.message
+
+
+def test_an_answer_that_raises_otherwise_than_the_model_is_not_named():
+    from attnbook.checks.core import Mistake
+
+    def model(x):
+        if x.size == 5:
+            raise ValueError("operands could not be broadcast together")
+        return 3 * x
+
+    def answer(x):
+        if x.size == 5:
+            raise KeyError("x")
+        return 3 * x
+
+    ex = _toy([Mistake("tripled", "you tripled", model=model)])
+    with pytest.raises(CheckFailure) as info:
+        ex.run(answer, quiet=True)
+    assert info.value.mistake is None and "raised KeyError" in info.value.message
+
+
 def test_contracts_hold_the_exercise_to_its_words():
     import torch
 
