@@ -112,3 +112,49 @@ def test_every_glossary_term_follows_an_empty_line():
 def test_the_glossary_rule_finds_a_term_without_its_blank_line():
     text = "```{glossary}\n:sorted:\n\nab\n  one\ncd\n  two\n```\n"
     assert glossary_terms_without_a_blank_line(text) == ["cd"]
+
+
+FENCE = re.compile(r"^(```|~~~)")
+
+
+def long_fenced_lines(text: str, limit: int = 79) -> list[str]:
+    """Lines of fenced code blocks (```python, ```bash, ...) in markdown
+    that are longer than ``limit``; directives ({glossary}, {note}) are
+    prose, not code."""
+    long, fence = [], None
+    for line in text.split("\n"):
+        stripped = line.strip()
+        if fence is None and FENCE.match(stripped):
+            info = stripped[3:].strip()
+            fence = "code" if not info.startswith("{") else "directive"
+            continue
+        if fence is not None and FENCE.match(stripped) and \
+                not stripped[3:].strip():
+            fence = None
+            continue
+        if fence == "code" and len(line) > limit:
+            long.append(line)
+    return long
+
+
+def markdown_sources():
+    pages = [p for p in sorted(ROOT.glob("*.md"))
+             if p.name not in ("README.md",)]
+    for path in pages:
+        yield rel(path), path.read_text()
+    for path in notebooks() + [ROOT / "instructors.ipynb"]:
+        text = "\n".join(c.source for c in read(path).cells
+                         if c.cell_type == "markdown")
+        yield rel(path), text
+
+
+def test_code_blocks_in_the_prose_fit_the_page():
+    long = [f"{where}: {line}" for where, text in markdown_sources()
+            for line in long_fenced_lines(text)]
+    assert not long, "code lines over 79 characters:\n" + "\n".join(long)
+
+
+def test_the_code_block_rule_finds_a_long_line():
+    text = ("```{note}\n" + "a" * 90 + "\n```\n```bash\n" + "b" * 80
+            + "\n```\n")
+    assert long_fenced_lines(text) == ["b" * 80]

@@ -134,7 +134,7 @@ def plot_heatmap(
                     f"{weights[i, j]:.2f}",
                     ha="center",
                     va="center",
-                    fontsize=8,
+                    fontsize=9,
                     color="white" if weights[i, j] > 0.6 * top else "black",
                 )
     ax.set_xlabel(xlabel)
