@@ -25,11 +25,11 @@ from notebooks import ROOT, read
 
 CH01 = "01_smart_highlighter.ipynb"
 SOL = solution_answers(ROOT / "solutions" / CH01)
-ALL_RIGHT = {"ex-01-1": 2, "ex-01-2": 2, "ex-01-3": 2, "ex-01-4": 3}
+ALL_RIGHT = {"ex-01-1": 2, "ex-01-2": 2, "ex-01-3": 2, "ex-01-4": 3, "ex-01-5": 1, "ex-01-6": 2}
 
 
-# Exercises 3 and 4 reuse the student's earlier functions, so they inherit their mistakes.
-USES = {"ex-01-3": {"ex-01-1"}, "ex-01-4": {"ex-01-1", "ex-01-2", "ex-01-3"}}
+# Exercises 3, 4 and 6 reuse the student's earlier functions, so they inherit their mistakes.
+USES = {"ex-01-3": {"ex-01-1"}, "ex-01-4": {"ex-01-1", "ex-01-2", "ex-01-3"}, "ex-01-6": {"ex-01-1", "ex-01-5"}}
 
 
 def points(*wrong, all_right=ALL_RIGHT, uses=USES):
