@@ -35,7 +35,7 @@ from dataclasses import dataclass
 __all__ = [
     "Noun", "Sentence", "ANIMALS", "PLACES", "SHAPES", "TENSES", "OPENERS",
     "make_sentence", "generate", "parse", "is_grammatical", "vocabulary",
-    "noun", "viable", "next_words", "forms", "change_one_word",
+    "noun", "viable", "next_words", "fillers", "forms", "change_one_word",
     "HELD_OUT_SHAPE", "held_out_pairs", "contrast_sentence",
     "contrast_sentences",
 ]
@@ -457,6 +457,23 @@ def next_words(tokens):
 
 
 _ROLE_CLASSES = None
+
+
+def fillers(tokens, at):
+    """The words that make ``tokens`` (a string or a list) grammatical
+    when they stand at position ``at``, sorted: the grammar's answer to
+    "what may go here?", reading both ways. ``next_words(tokens[:at])``
+    is the same question reading only the left."""
+    if isinstance(tokens, str):
+        tokens = tokens.split()
+    if _ROLE_CLASSES is None:
+        globals()["_ROLE_CLASSES"] = list(_role_classes().values())
+    tokens = list(tokens)
+    found = []
+    for words in _ROLE_CLASSES:      # one word stands for its whole class
+        if is_grammatical(tokens[:at] + words[:1] + tokens[at + 1:]):
+            found += words
+    return sorted(found)
 
 
 def is_grammatical(tokens):
