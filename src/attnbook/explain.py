@@ -1,10 +1,12 @@
-"""Chapter 10, does attention explain? Two more readings of what a model
-uses, next to chapter 9's occlusion and swap tests
+"""Chapter 10, does attention explain? Readings of what a model uses,
+next to chapter 9's occlusion and swap tests
 (:mod:`attnbook.importance`):
 
 - :func:`attention_rollout` multiplies the layers' attention, each mixed
   with the identity for the residual path (Abnar and Zuidema 2020): how
   much of a position's final vector comes from each input token;
+- :func:`occlusion_drops` is chapter 9's occlusion for a classifier: the
+  drop in the probability of the answer when one word is replaced;
 - :func:`gradient_x_input` is the gradient of the answer's score with
   respect to each token's embedding, times that embedding, summed over
   the embedding's numbers: a first-order estimate of each token's share.
@@ -42,3 +44,23 @@ def gradient_x_input(model, tokens, at, labels):
     score = logits[torch.arange(len(tokens)), labels].sum()
     (grad,) = torch.autograd.grad(score, embeddings)    # (n, L, d_model)
     return (grad * embeddings).sum(-1).detach()         # (n, L)
+
+
+@torch.no_grad()
+def occlusion_drops(model, tokens, at, labels, unk_id, first_word):
+    """The drop in p(``labels``) (n,), read by ``model.classify`` at
+    ``at`` (n,), when each word of ``tokens`` (n, L) in turn is replaced
+    by ``unk_id``: (n, L); 0 at padding and special tokens."""
+    rows = torch.arange(len(tokens))
+
+    def p_label(x):
+        return model.classify(x, at).softmax(-1)[rows, labels]   # (n,)
+
+    base = p_label(tokens)
+    drops = torch.zeros(tokens.shape)                           # (n, L)
+    for j in range(tokens.size(1)):
+        occluded = tokens.clone()
+        occluded[:, j] = unk_id                          # one word gone
+        drop = base - p_label(occluded)                  # (n,)
+        drops[:, j] = torch.where(tokens[:, j] >= first_word, drop, 0.0)
+    return drops
