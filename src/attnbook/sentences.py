@@ -35,7 +35,9 @@ from dataclasses import dataclass
 __all__ = [
     "Noun", "Sentence", "ANIMALS", "PLACES", "SHAPES", "TENSES", "OPENERS",
     "make_sentence", "generate", "parse", "is_grammatical", "vocabulary",
-    "noun",
+    "noun", "viable", "next_words", "fillers", "forms", "change_one_word",
+    "HELD_OUT_SHAPE", "held_out_pairs", "contrast_sentence",
+    "contrast_sentences",
 ]
 
 
@@ -240,30 +242,49 @@ def generate(n, seed=0, **choices):
 # ------------------------------------------------------------------ parsing
 
 
+class _OpenEnd(Exception):
+    """The tokens ran out where the grammar still expects more: the tokens
+    so far begin some grammatical sentence."""
+
+
 class _Reader:
     """Reads tokens left to right; every ``take_*`` returns None on a
-    mismatch, so a parse is a chain of ``and``s."""
+    mismatch, so a parse is a chain of ``and``s. With ``open_end``, reading
+    past the last token raises :class:`_OpenEnd` instead (the tokens are a
+    beginning that the grammar could still complete)."""
 
-    def __init__(self, tokens):
+    def __init__(self, tokens, open_end=False):
         self.tokens, self.at = list(tokens), 0
+        self.open_end = open_end
 
     def peek(self, n=1):
         return self.tokens[self.at:self.at + n]
 
+    def need(self):
+        """True if a token is left; at the end, None or :class:`_OpenEnd`."""
+        if self.at < len(self.tokens):
+            return True
+        if self.open_end:
+            raise _OpenEnd()
+        return None
+
     def take(self, *options):
         """The first option (a string of one or more words) that comes
         next, consumed; or None."""
+        left = self.tokens[self.at:]
         for option in sorted(options, key=lambda o: -len(o.split())):
             words = option.split()
             if words and self.peek(len(words)) == words:
                 self.at += len(words)
                 return option
+            if self.open_end and len(left) < len(words) \
+                    and words[:len(left)] == left:
+                raise _OpenEnd()        # the option may still come
         return None
 
     def take_noun(self, kind):
         """(Noun, number, position) of a noun of ``kind`` that comes next."""
-        found = noun(self.tokens[self.at]) if self.at < len(self.tokens) \
-            else None
+        found = noun(self.tokens[self.at]) if self.need() else None
         if found is None or found[0].kind != kind:
             return None
         self.at += 1
@@ -293,7 +314,17 @@ def parse(tokens):
     the grammar accepts it; otherwise None."""
     if isinstance(tokens, str):
         tokens = tokens.split()
-    r = _Reader(tokens)
+    return _analyse(_Reader(tokens))
+
+
+def _fits(opener, tense):
+    """False when an opener does not go with the tense."""
+    return not opener or opener in OPENERS[tense]
+
+
+def _analyse(r):
+    """The parse of what ``r`` reads (see :func:`parse`)."""
+    tokens = r.tokens
     opener = ""
     for tense_openers in OPENERS.values():
         found = r.take(*[o for o in tense_openers if o])
@@ -316,17 +347,19 @@ def parse(tokens):
             aux = r.take(*AUXILIARY.values())
             tense = next((t for (t, n), a in AUXILIARY.items()
                           if a == aux and n == other[1]), None)
-            if tense is None or r.take(*CHASES) is None:
+            if tense is None or not _fits(opener, tense) \
+                    or r.take(*CHASES) is None:
                 return None
             distractors, shape = [other[2]], "obj_rel"
         else:                                            # rel, rel2
             aux = r.take(*AUXILIARY.values())
             tense = next((t for (t, n), a in AUXILIARY.items()
                           if a == aux and n == number), None)
-            if tense is None or r.take(*POSTURES) is None:
+            if tense is None or not _fits(opener, tense) \
+                    or r.take(*POSTURES) is None:
                 return None
             shape = "rel"
-    elif r.peek() and r.peek()[0] in PREPOSITIONS:
+    elif r.need() and r.peek()[0] in PREPOSITIONS:
         shape = "pp"
     else:
         shape = "bare"
@@ -339,7 +372,7 @@ def parse(tokens):
         if not distractors:
             return None
         shape += "2" if len(distractors) == 2 else ""
-    if r.at >= len(r.tokens):
+    if not r.need():
         return None
     verb_at = r.at
     options = _verb_tense_number(r.tokens[r.at], VERBS)
@@ -347,13 +380,12 @@ def parse(tokens):
     if tense is None or not _agrees(r.tokens[r.at], VERBS, tense, number):
         return None
     r.at += 1
-    if opener and opener not in OPENERS[tense]:
+    if not _fits(opener, tense):
         return None
     if r.take(*CONNECTORS) is None or r.take(PRONOUNS[number]) is None:
         return None
     pronoun_at = r.at - 1
-    if r.at >= len(r.tokens) or not _agrees(r.tokens[r.at], SEEING,
-                                            tense, number):
+    if not r.need() or not _agrees(r.tokens[r.at], SEEING, tense, number):
         return None
     r.at += 1
     determiner = r.take(*OBJECT_DETERMINERS)
@@ -364,6 +396,84 @@ def parse(tokens):
         return None
     return Sentence(tuple(tokens), shape, tense, opener, subject_at,
                     tuple(distractors), verb_at, pronoun_at, seen[2])
+
+
+def viable(tokens):
+    """True if some grammatical sentence begins with ``tokens`` (a string
+    or a list): the grammar can still complete them. A whole sentence is
+    viable; so is the empty beginning."""
+    if isinstance(tokens, str):
+        tokens = tokens.split()
+    try:
+        return _analyse(_Reader(tokens, open_end=True)) is not None
+    except _OpenEnd:
+        return True
+
+
+def _roles(word):
+    """Everything the grammar can see of a word: where it may stand in
+    which phrase, and a noun's kind and number. Words with the same roles
+    can replace each other in any sentence."""
+    roles = {(i, phrase) for phrase in CONNECTORS + OPENERS["past"]
+             + OPENERS["present"] for i, w in enumerate(phrase.split())
+             if w == word}
+    for name, table in [("verb", VERBS), ("seeing", SEEING)]:
+        roles |= {(name, i) for forms in table
+                  for i, w in enumerate(forms) if w == word}
+    for name, words in [("aux", AUXILIARY.values()), ("posture", POSTURES),
+                        ("chase", CHASES), ("preposition", PREPOSITIONS),
+                        ("pronoun", PRONOUNS.values()),
+                        ("determiner", OBJECT_DETERMINERS),
+                        ("literal", ("the", "that", "."))]:
+        roles |= {(name, word)} if word in words and name in (
+            "aux", "pronoun", "determiner", "literal") else (
+            {(name,)} if word in words else set())
+    found = noun(word)
+    if found:
+        roles.add((found[0].kind, found[1]))
+    return frozenset(roles)
+
+
+def _role_classes():
+    """The vocabulary grouped by :func:`_roles`: {roles: [words]}."""
+    classes = {}
+    for word in vocabulary():
+        classes.setdefault(_roles(word), []).append(word)
+    return classes
+
+
+def next_words(tokens):
+    """The words that may come after ``tokens`` in a grammatical sentence,
+    sorted: the grammar's own answer to "what can come next?"."""
+    if isinstance(tokens, str):
+        tokens = tokens.split()
+    if _ROLE_CLASSES is None:
+        globals()["_ROLE_CLASSES"] = list(_role_classes().values())
+    found = []
+    for words in _ROLE_CLASSES:      # one word stands for its whole class
+        if viable(list(tokens) + words[:1]):
+            found += words
+    return sorted(found)
+
+
+_ROLE_CLASSES = None
+
+
+def fillers(tokens, at):
+    """The words that make ``tokens`` (a string or a list) grammatical
+    when they stand at position ``at``, sorted: the grammar's answer to
+    "what may go here?", reading both ways. ``next_words(tokens[:at])``
+    is the same question reading only the left."""
+    if isinstance(tokens, str):
+        tokens = tokens.split()
+    if _ROLE_CLASSES is None:
+        globals()["_ROLE_CLASSES"] = list(_role_classes().values())
+    tokens = list(tokens)
+    found = []
+    for words in _ROLE_CLASSES:      # one word stands for its whole class
+        if is_grammatical(tokens[:at] + words[:1] + tokens[at + 1:]):
+            found += words
+    return sorted(found)
 
 
 def is_grammatical(tokens):
@@ -381,3 +491,109 @@ def vocabulary():
         words.update(phrase.split())
     words.update(_FORMS)
     return sorted(words)
+
+
+# ------------------------------------------- chapter 10: minimal changes
+
+
+def forms(word):
+    """The other forms of ``word`` in the lexicon, sorted: a noun's other
+    number, a verb's other tense and number, "it" / "they", "was" /
+    "were" / "is" / "are", "a" / "the" / "two". Empty if it has none."""
+    found = noun(word)
+    if found is not None:
+        n, _ = found
+        return sorted({n.en, n.en_pl} - {word})
+    groups = [*VERBS, *SEEING, tuple(AUXILIARY.values()),
+              tuple(PRONOUNS.values()), tuple(OBJECT_DETERMINERS)]
+    for group in groups:
+        if word in group:
+            return sorted(set(group) - {word})
+    return []
+
+
+def change_one_word(sentence, rng):
+    """``sentence``'s tokens with one word (chosen at random among those
+    that have other forms) replaced by one of its other forms, and the
+    position changed. The result may or may not be grammatical: ask
+    :func:`is_grammatical`."""
+    tokens = list(sentence.tokens)
+    at = rng.choice([i for i, w in enumerate(tokens) if forms(w)])
+    tokens[at] = rng.choice(forms(tokens[at]))
+    return tokens, at
+
+
+# ----------------------------------- chapter 10: who is "it"? contrasts
+#: The shape no training sentence of the contrast tasks has.
+HELD_OUT_SHAPE = "pp2"
+CONTRAST_SPLITS = ("train", "iid", "held_out_pairs", "unseen_shape")
+FEATURES = ("gender", "number")
+
+
+def held_out_pairs(share=0.25, seed=0):
+    """(subject, distractor) pairs, as English singular nouns, that no
+    training sentence of the contrast tasks puts together: ``share`` of
+    all the pairs an animal can make with a place or another animal."""
+    rng = random.Random(seed)
+    pairs = [(a.en, d.en) for a in ANIMALS for d in PLACES + ANIMALS
+             if d != a]
+    return frozenset(rng.sample(pairs, round(share * len(pairs))))
+
+
+def contrast_sentence(rng, feature, split, held_out=None):
+    """One :class:`Sentence` for a task that must find the subject past
+    the distractors: ``feature`` "gender" (French il / elle for "it": the
+    distractors' French gender) or "number" (the verb's number: the
+    distractors' number; always the present tense, where verbs agree).
+
+    In ``split`` "train" each distractor has the subject's gender (or
+    number) half of the time, so it tells nothing; in the test splits
+    ("iid", "held_out_pairs", "unseen_shape") always the other one. The
+    (subject, distractor) pairs of ``held_out`` (default
+    :func:`held_out_pairs`) appear only in "held_out_pairs", and the
+    shape :data:`HELD_OUT_SHAPE` only in "unseen_shape".
+    """
+    if feature not in FEATURES or split not in CONTRAST_SPLITS:
+        raise ValueError(f"feature in {FEATURES}, split in "
+                         f"{CONTRAST_SPLITS}; got {feature!r}, {split!r}")
+    held_out = held_out_pairs() if held_out is None else held_out
+    if split == "unseen_shape":
+        shapes = (HELD_OUT_SHAPE,)
+    else:
+        shapes = tuple(s for s in SHAPES if s != HELD_OUT_SHAPE
+                       and (split == "train" or SHAPES[s] > 0))
+    paired = split == "held_out_pairs"
+    while True:
+        shape, subject = rng.choice(shapes), rng.choice(ANIMALS)
+        number = rng.choice(("sg", "pl"))
+        pool = [d for d in (ANIMALS if shape == "obj_rel" else PLACES)
+                if d != subject
+                and ((subject.en, d.en) in held_out) == paired]
+        distractors, numbers = [], []
+        for _ in range(SHAPES[shape]):
+            same = split == "train" and rng.random() < 0.5
+            if feature == "gender":
+                options = [d for d in pool if d not in distractors
+                           and (d.gender == subject.gender) == same]
+                numbers.append(rng.choice(("sg", "pl")))
+            else:
+                options = [d for d in pool if d not in distractors]
+                numbers.append(number if same else
+                               {"sg": "pl", "pl": "sg"}[number])
+            if not options:
+                break
+            distractors.append(rng.choice(options))
+        if len(distractors) == SHAPES[shape]:
+            break
+    tense = "present" if feature == "number" else None
+    return make_sentence(rng, shape=shape, tense=tense, number=number,
+                         subject=subject, distractors=tuple(distractors),
+                         distractor_numbers=tuple(numbers))
+
+
+def contrast_sentences(n, feature, split, seed=0, held_out=None):
+    """``n`` sentences of :func:`contrast_sentence`, the same for the same
+    seed."""
+    rng = random.Random(seed)
+    return [contrast_sentence(rng, feature, split, held_out)
+            for _ in range(n)]
