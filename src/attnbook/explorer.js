@@ -174,7 +174,7 @@ A.kinds.highlighter = A.kinds.highlighter || function (root, d) {
 //@ temperature
 (function (A) {
 "use strict";
-const {qa, softmax, shades, paint, top3, table, mark} = A;
+const {qa, softmax, shades, paint, top3, table} = A;
 A.kinds.temperature = A.kinds.temperature || function (root, d) {
   const input = root.querySelector(".axv-temp");
   const out = root.querySelector("output");
@@ -185,7 +185,6 @@ A.kinds.temperature = A.kinds.temperature || function (root, d) {
     const shown = String(+t.toPrecision(3));
     root.dataset.t = t;
     opts.forEach((o, j) => paint(o, ws[j], s[j]));
-    mark(opts, null, d.words, ws);
     out.textContent = "T = " + shown;
     input.setAttribute("aria-valuetext", "temperature " + shown);
     status.textContent = "At T = " + shown + ": " + top3(d.words, ws);

@@ -578,6 +578,7 @@ def page(*views, title="Attention explorer", theme="light"):
     return (f'<!DOCTYPE html>\n<html lang="en" data-theme="{theme}">'
             f'<head><meta charset="utf-8"><title>{html.escape(title)}'
             '</title><meta name="viewport" content="width=device-width">'
+            '<link rel="icon" href="data:,">'
             "<style>body{font-family:sans-serif;max-width:60em;margin:auto;"
             "padding:1em}html[data-theme=dark] body{background:#14181e;"
             "color:#f0f2f4}</style></head>\n<body><main><h1>"
