@@ -466,8 +466,8 @@ def test_without_javascript_the_first_picture_and_the_numbers_stay(
         want = live.view(name).locator(".axv-w, tbody td")
         got = still.view(name).locator(".axv-w, tbody td")
         assert np.allclose(read(got)[1], read(want)[1], atol=5e-4), name
-        assert not still.view(name).locator(".axv-bar").is_visible()
-        assert not still.view(name).locator(".axv-hint").is_visible()
+        assert still.view(name).locator(".axv-bar, .axv-hint, "
+                                        "select, input").count() == 0
         assert still.view(name).locator(".axv-status").inner_text()
     static = still.view("cross").locator(".axv-lines").evaluate(LINES)
     drawn = live.view("cross").locator(".axv-lines").evaluate(LINES)
@@ -509,3 +509,131 @@ def test_views_fit_the_page_and_screenshots(opened, name):
         Path(shots).mkdir(parents=True, exist_ok=True)
         p.page.screenshot(path=str(Path(shots) / f"{name[:-5]}.png"),
                           full_page=True)
+
+
+# ------------------------------------------------------- inside notebooks
+
+# How the classic notebook (jQuery's .html()) shows an HTML output: the
+# markup first, then each script evaluated from a new element in <head>.
+CLASSIC = """html => { const out = document.createElement('div');
+    document.querySelector('main').append(out);
+    out.innerHTML = html;
+    for (const old of out.querySelectorAll('script')) {
+      if (old.type === 'application/json') continue;
+      const s = document.createElement('script');
+      s.text = old.text;
+      document.head.appendChild(s).parentNode.removeChild(s);
+    } }"""
+
+
+def test_a_view_shown_as_the_classic_notebook_shows_outputs(opened):
+    p = opened("plain-light.html")
+    p.page.evaluate(CLASSIC, VIEWS["cross"].html())
+    added = p.page.locator(".axv").last
+    assert added.evaluate("e => e.axvReady") is True
+    added.locator(".axv-tgt .axv-w").nth(3).focus()
+    assert_shaded(CROSS, added.locator(".axv-src .axv-w"),
+                  CROSS[1].mean(axis=0)[3])
+    assert not p.errors
+
+
+LAB_CELLS = [
+    "import numpy as np\n"
+    "from attnbook import explorer as ex\n"
+    "from attnbook.highlighter import softmax\n"
+    "w = softmax(2 * np.random.default_rng(5).normal(size=(2, 2, 5, 5)))\n"
+    "view = ex.highlighter('the cat sat on it'.split(), w)\n"
+    "view",
+    "display(view)\n"
+    "ex.temperature_explorer(list('abc'), np.array([1.0, 2.0, 3.0]))",
+]
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    """JupyterLab on localhost, in its dark theme, with one notebook."""
+    import json
+    import secrets
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    import nbformat
+
+    root = tmp_path_factory.mktemp("lab")
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell(c) for c in LAB_CELLS])
+    nb.metadata["kernelspec"] = {"name": "python3", "language": "python",
+                                 "display_name": "Python 3"}
+    nbformat.write(nb, root / "views.ipynb")
+    themes = (root / "settings" / "@jupyterlab" / "apputils-extension"
+              / "themes.jupyterlab-settings")
+    themes.parent.mkdir(parents=True)
+    themes.write_text(json.dumps({"theme": "JupyterLab Dark"}))
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    token = secrets.token_hex(8)
+    env = dict(os.environ, JUPYTERLAB_SETTINGS_DIR=str(root / "settings"),
+               JUPYTERLAB_WORKSPACES_DIR=str(root / "workspaces"))
+    lab = subprocess.Popen(
+        [str(Path(sys.executable).parent / "jupyter-lab"), "--no-browser",
+         "--allow-root", f"--port={port}", "--ServerApp.port_retries=0",
+         f"--ServerApp.token={token}", f"--ServerApp.root_dir={root}"],
+        env=env, cwd=root, stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(120):
+        try:
+            urllib.request.urlopen(f"{url}/api/status?token={token}")
+            break
+        except OSError:
+            time.sleep(0.5)
+    else:
+        lab.terminate()
+        pytest.fail("JupyterLab did not start")
+    yield f"{url}/lab/tree/views.ipynb?token={token}"
+    lab.terminate()
+    lab.wait(20)
+
+
+def test_views_work_in_jupyterlab_in_its_dark_theme(browser, lab):
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(lab)
+    page.wait_for_selector(
+        ".jp-Notebook-ExecutionIndicator[data-status=idle]", timeout=60000)
+    page.locator(".jp-Cell").first.click()
+    page.keyboard.press("Shift+Enter")
+    page.keyboard.press("Shift+Enter")
+    page.wait_for_selector(".axv[data-kind=temperature]", timeout=60000)
+    roots = page.locator(".axv")
+    page.wait_for_function("() => [...document.querySelectorAll('.axv')]"
+                           ".every(e => e.axvReady)", timeout=10000)
+    assert roots.count() == 3
+    w = softmax(2 * np.random.default_rng(5).normal(size=(2, 2, 5, 5)))
+    words = roots.nth(1).locator(".axv-w")
+    words.nth(1).focus()
+    assert_shaded(w, words, w[1].mean(axis=0)[1], "dark")
+    assert_shaded(w, roots.nth(0).locator(".axv-w"), w[1].mean(axis=0)[4],
+                  "dark")
+    roots.nth(0).locator("select").first.select_option("0")
+    assert_shaded(w, roots.nth(0).locator(".axv-w"), w[0].mean(axis=0)[4],
+                  "dark")
+    temp = roots.nth(2)
+    temp.locator("input").evaluate(SET, "0.5")
+    t = float(temp.get_attribute("data-t"))
+    got, _, _ = read(temp.locator(".axv-w"))
+    assert np.abs(got - softmax(np.array([1.0, 2.0, 3.0]) / t)).max() \
+        <= 1e-12
+    bg = rgba(roots.nth(0).evaluate("e => getComputedStyle(e)"
+                                    ".backgroundColor"))
+    assert luminance(*bg) < 0.02, "the view follows JupyterLab's dark theme"
+    shots = os.environ.get("ATTNBOOK_SHOTS")
+    if shots:
+        page.screenshot(path=str(Path(shots) / "jupyterlab-dark.png"))
+    page.close()
+    assert not errors

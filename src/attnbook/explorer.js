@@ -46,10 +46,34 @@ function top3(names, ws) {
     .map((j) => names[j] + " " + fix(ws[j], 3)).join(", ");
 }
 
+// A bar of controls above the picture, made here: without this script
+// (or in a notebook that is not trusted) a view shows no dead controls.
+function bar(root) {
+  const b = document.createElement("div");
+  b.className = "axv-bar";
+  root.insertBefore(b, root.firstElementChild.nextElementSibling);
+  return b;
+}
+
+function select(into, label, cls, options, value) {
+  const l = document.createElement("label");
+  const s = document.createElement("select");
+  s.className = cls;
+  options.forEach(([v, t]) => s.add(new Option(t, v, false, v === value)));
+  l.append(label + " ", s);
+  into.append(l);
+  return s;
+}
+
 // The layer and head pickers; calls back with the weights they choose.
 function pickers(root, d, redraw) {
-  const layer = root.querySelector(".axv-layer");
-  const head = root.querySelector(".axv-head");
+  const many = d.layers.length > 1 || d.heads.length > 1;
+  const b = many ? bar(root) : null;
+  const layer = d.layers.length > 1 ? select(b, "Layer", "axv-layer",
+    d.layers.map((n, i) => [String(i), n]), String(d.layer)) : null;
+  const head = d.heads.length > 1 ? select(b, "Head", "axv-head",
+    [["mean", "mean of heads"]].concat(d.heads.map((n, i) => [String(i), n])),
+    String(d.head)) : null;
   const state = {layer: d.layer, head: d.head, grid: null, what: ""};
   function read() {
     if (layer) state.layer = +layer.value;
@@ -63,11 +87,10 @@ function pickers(root, d, redraw) {
     }
     state.what = parts.join(", ");
   }
-  [layer, head].forEach((s) => {
-    if (!s) return;
-    s.closest(".axv-bar").hidden = false;
-    s.addEventListener("change", () => { read(); redraw(); });
-  });
+  [layer, head].forEach((s) => s && s.addEventListener("change", () => {
+    read();
+    redraw();
+  }));
   read();
   return state;
 }
@@ -130,12 +153,15 @@ function boot(id, tries) {
   }
   root.axvReady = true;
   const d = JSON.parse(root.querySelector(".axv-json").textContent);
-  qa(root, ".axv-hint").forEach((h) => { h.hidden = false; });
+  const hint = document.createElement("p");
+  hint.className = "axv-hint";
+  hint.textContent = d.hint;
+  root.querySelector(".axv-status").after(hint);
   window.AttnExplorer.kinds[d.kind](root, d);
 }
 
 window.AttnExplorer = {version: 1, kinds: {}, boot, qa, fix, quote, softmax,
-  shades, paint, top3, pickers, table, weightsCaption, listbox, mark};
+  shades, paint, top3, bar, pickers, table, weightsCaption, listbox, mark};
 })();
 
 //@ highlighter
@@ -174,10 +200,15 @@ A.kinds.highlighter = A.kinds.highlighter || function (root, d) {
 //@ temperature
 (function (A) {
 "use strict";
-const {qa, softmax, shades, paint, top3, table} = A;
+const {qa, softmax, shades, paint, top3, bar, table} = A;
 A.kinds.temperature = A.kinds.temperature || function (root, d) {
-  const input = root.querySelector(".axv-temp");
-  const out = root.querySelector("output");
+  const b = bar(root), label = document.createElement("label");
+  const input = document.createElement("input");
+  const out = document.createElement("output");
+  Object.assign(input, {type: "range", min: Math.log10(d.range[0]),
+    max: Math.log10(d.range[1]), step: 0.01, value: Math.log10(d.t)});
+  label.append("Temperature ", input);
+  b.append(label, out);
   const status = root.querySelector(".axv-status");
   const opts = qa(root, ".axv-words .axv-w");
   function set(t) {
@@ -190,7 +221,6 @@ A.kinds.temperature = A.kinds.temperature || function (root, d) {
     status.textContent = "At T = " + shown + ": " + top3(d.words, ws);
     table(root, ws, "Weights at T = " + shown);
   }
-  input.closest(".axv-bar").hidden = false;
   // The slider moves along log10(T); T keeps two significant digits.
   input.addEventListener("input", () =>
     set(+Math.pow(10, +input.value).toPrecision(2)));

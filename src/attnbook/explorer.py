@@ -206,7 +206,8 @@ def _json(data, weights=None, digits=_DIGITS):
 
 
 def _f(x):
-    return f"{x:.3f}"
+    """A marker's strength, short: 0.25 -> .25, 1.0 -> 1."""
+    return f"{x:.3f}".rstrip("0").rstrip(".").removeprefix("0") or "0"
 
 
 def _shades(ws, vmax):
@@ -240,27 +241,6 @@ def _what(layers, heads, layer, head):
 def _grid(w, layer, head):
     """The (rows, cols) weights of one layer: one head or their mean."""
     return w[layer].mean(axis=0) if head == "mean" else w[layer, head]
-
-
-def _pickers(layers, heads, layer, head):
-    """The layer and head selects, hidden until the script runs."""
-    parts = []
-    if len(layers) > 1:
-        opts = "".join(
-            f'<option value="{i}"{" selected" * (i == layer)}>'
-            f"{html.escape(n)}</option>" for i, n in enumerate(layers))
-        parts.append(f'<label>Layer <select class="axv-layer">{opts}'
-                     "</select></label>")
-    if len(heads) > 1:
-        opts = [("mean", "mean of heads")] + list(enumerate(heads))
-        opts = "".join(
-            f'<option value="{v}"{" selected" * (v == head)}>'
-            f"{html.escape(n)}</option>" for v, n in opts)
-        parts.append(f'<label>Head <select class="axv-head">{opts}'
-                     "</select></label>")
-    if not parts:
-        return ""
-    return '<div class="axv-bar" hidden>' + "".join(parts) + "</div>"
 
 
 def _table(rows, cols, values, caption, corner=""):
@@ -313,13 +293,13 @@ class View:
         return f"<{self.kind} view: {self.summary}>"
 
 
-def _tail(status, hint, caption, table):
+def _tail(status, caption, table):
+    """The status line (the script puts its hint after it), the caption
+    and the table of weights."""
     cap = (f'<p class="axv-cap">{html.escape(caption)}</p>'
            if caption else "")
     return (f'<p class="axv-status" aria-live="polite">'
-            f"{html.escape(status)}</p>"
-            f'<p class="axv-hint" hidden>{html.escape(hint)}</p>'
-            f"{cap}{table}")
+            f"{html.escape(status)}</p>{cap}{table}")
 
 
 def _sizes(w):
@@ -382,10 +362,9 @@ def highlighter(words, weights, *, query=None, layer=-1, head="mean",
                 "see where it looks.")
         table = _table(words, words, grid, _caption(what),
                        "query \u2193 key \u2192")
-    body = (_pickers(layers, heads, layer, head)
-            + f'<div class="axv-words">{spans}</div>'
-            + _tail(status, hint, caption, table))
-    data = {"kind": "highlighter", "words": words, "one": one,
+    body = (f'<div class="axv-words">{spans}</div>'
+            + _tail(status, caption, table))
+    data = {"kind": "highlighter", "hint": hint, "words": words, "one": one,
             "query": row, "layers": layers, "heads": heads,
             "layer": layer, "head": head, "vmax": vmax, "digits": digits}
     label = label or caption or "Attention weights over a sentence"
@@ -437,15 +416,15 @@ def cross_attention(source, target, weights, *, layer=-1, head="mean",
             "shows every line.")
     table = _table(target, source, grid, _caption(what),
                    "target \u2193 source \u2192")
-    body = (_pickers(layers, heads, layer, head)
-            + f'<div class="axv-cross" style="--n:{max(ns, nt)}">'
+    body = (f'<div class="axv-cross" style="--n:{max(ns, nt)}">'
             + f'<div class="axv-src axv-grid" style="--n:{ns}">{src}</div>'
             + '<svg class="axv-lines" viewBox="0 0 1000 100" '
             + 'preserveAspectRatio="none" aria-hidden="true" '
             + f'focusable="false"><g>{lines}</g></svg>'
             + f'<div class="axv-tgt axv-grid" style="--n:{nt}">{tgt}</div>'
-            + "</div>" + _tail(status, hint, caption, table))
-    data = {"kind": "cross", "source": source, "target": target,
+            + "</div>" + _tail(status, caption, table))
+    data = {"kind": "cross", "hint": hint, "source": source,
+            "target": target,
             "sel": None, "layers": layers, "heads": heads, "layer": layer,
             "head": head, "vmax": vmax, "digits": digits}
     label = label or caption or "Cross-attention from target to source"
@@ -486,20 +465,16 @@ def temperature_explorer(words, scores, temperature=1.0, *,
     spans = "".join(_word(a, b, c, True)
                     for a, b, c in zip(words, ws, shade))
     shown = f"{t:.3g}"
-    slider = (f'<div class="axv-bar" hidden><label>Temperature <input '
-              f'type="range" class="axv-temp" min="{np.log10(lo):.4f}" '
-              f'max="{np.log10(hi):.4f}" step="0.01" '
-              f'value="{np.log10(t):.4f}" aria-valuetext="temperature '
-              f'{shown}"></label><output>T = {shown}</output></div>')
     rows = [f"{a} (score {b:g})" for a, b in zip(words, s)]
     table = _table(rows, None, ws, f"Weights at T = {shown}")
     status = f"At T = {shown}: {_top3(words, ws)}"
     hint = ("Move the slider (or use the arrow keys on it): low T puts "
             "all the weight on the best word, high T spreads it evenly.")
-    body = (slider + f'<div class="axv-words">{spans}</div>'
-            + _tail(status, hint, caption, table))
-    data = {"kind": "temperature", "words": words,
-            "scores": [float(v) for v in s], "t": t, "vmax": vmax}
+    body = (f'<div class="axv-words">{spans}</div>'
+            + _tail(status, caption, table))
+    data = {"kind": "temperature", "hint": hint, "words": words,
+            "scores": [float(v) for v in s], "t": t, "range": [lo, hi],
+            "vmax": vmax}
     label = label or caption or "Softmax weights at a chosen temperature"
     return View("temperature", label, body, data, None,
                 f"{len(words)} words, T = {shown}")
@@ -554,9 +529,9 @@ def matrix(x_labels, y_labels, weights, *, layer=-1, head="mean",
               f"{grid[0, 0]:.{digits}f}" + (f" ({what})" if what else ""))
     hint = ("Hover a cell, or focus it with Tab and the arrow keys, to read "
             "its exact weight.")
-    body = (_pickers(layers, heads, layer, head) + table
-            + _tail(status, hint, caption, ""))
-    data = {"kind": "matrix", "x": xs, "y": ys, "xname": x_name,
+    body = table + _tail(status, caption, "")
+    data = {"kind": "matrix", "hint": hint, "x": xs, "y": ys,
+            "xname": x_name,
             "yname": y_name, "numbers": numbers, "layers": layers,
             "heads": heads, "layer": layer, "head": head, "vmax": vmax,
             "digits": digits}
