@@ -80,7 +80,7 @@ def make_tests(chapter: int, correct: dict, wrong: dict, stub_args: int = 1):
 
     @pytest.mark.parametrize("ex_id", ids)
     def test_stub_is_not_attempted(ex_id):
-        def stub(*args):
+        def stub(*args, **kwargs):
             raise NotImplementedError()
 
         exc = failure(ex_id, stub)

@@ -56,13 +56,13 @@ def test_not_attempted():
 
 
 @pytest.mark.parametrize("answer,pattern", [
-    (lambda s, t=1.0: 1 / 0, r"raised ZeroDivisionError: division by zero for scores of shape"),
-    (lambda s, t=1.0: None, r"got None \(did you forget to return\?\)"),
-    (lambda s, t=1.0: "weights", r"should be numbers, got a str"),
-    (lambda s, t=1.0: np.zeros(3), r"has shape \(3,\), expected \(4,\)"),
-    (lambda s, t=1.0: np.full(np.shape(s), np.nan), r"contains NaN"),
-    (lambda s, t=1.0: np.full(np.shape(s), np.inf), r"contains infinity"),
-    (lambda s, t=1.0: np.full(np.shape(s), 1.0 / np.shape(s)[-1]), r"differs from the expected values"),
+    (lambda s, temperature=1.0: 1 / 0, r"raised ZeroDivisionError: division by zero for scores of shape"),
+    (lambda s, temperature=1.0: None, r"got None \(did you forget to return\?\)"),
+    (lambda s, temperature=1.0: "weights", r"should be numbers, got a str"),
+    (lambda s, temperature=1.0: np.zeros(3), r"has shape \(3,\), expected \(4,\)"),
+    (lambda s, temperature=1.0: np.full(np.shape(s), np.nan), r"contains NaN"),
+    (lambda s, temperature=1.0: np.full(np.shape(s), np.inf), r"contains infinity"),
+    (lambda s, temperature=1.0: np.full(np.shape(s), 1.0 / np.shape(s)[-1]), r"differs from the expected values"),
 ])
 def test_bad_answers_get_clear_messages(answer, pattern):
     with pytest.raises(CheckFailure, match=pattern) as info:
@@ -181,7 +181,7 @@ def test_a_check_seeds_the_global_generators_and_restores_them():
 
 def test_no_warnings_escape_from_wrong_answers(recwarn):
     with pytest.raises(CheckFailure):
-        check("ex-01-1", lambda s, t=1.0: np.exp(np.asarray(s)) / np.exp(np.asarray(s)).sum(-1, keepdims=True))
+        check("ex-01-1", lambda s, temperature=1.0: np.exp(np.asarray(s)) / np.exp(np.asarray(s)).sum(-1, keepdims=True))
     assert len(recwarn) == 0
 
 
@@ -351,7 +351,7 @@ def test_messages_read_as_a_person_writes_them():
 
 def test_a_pair_is_asked_for_by_its_names():
     ex = EXERCISES["ex-01-4"]
-    exc = failure("ex-01-4", lambda q, k, v, t=1.0: np.zeros(3))
+    exc = failure("ex-01-4", lambda q, k, v, temperature=1.0: np.zeros(3))
     assert "expected a pair" in exc.message and "of 2 values" not in exc.message
     assert ex.outputs is None or "(output, weights)" in exc.message
 
@@ -366,6 +366,44 @@ def test_arguments_the_text_names_are_passed_by_keyword():
     assert ex.run(lambda x, *, factor: factor * x, quiet=True) == 1
     with pytest.raises(CheckFailure, match="raised TypeError"):
         ex.run(lambda x, scale: scale * x, quiet=True)
+
+
+def test_a_model_is_called_by_its_own_argument_names():
+    """A mistake's model may call the temperature t: it still names the mistake, and an
+    answer that cannot take the text's keyword is told so, not given that name."""
+    from attnbook.checks.core import Case, Exercise, Mistake
+
+    ex = Exercise(id="ex-00-5", title="keywords", chapter=0, points=1, function="scale",
+                  reference=lambda x, factor=1.0: x / factor,
+                  mistakes=[Mistake("multiplied", "you multiplied", model=lambda x, f=1.0: x * f)],
+                  cases=lambda rng: [Case({"x": rng.normal(size=3), "factor": 2.0}),
+                                     Case({"x": rng.normal(size=2), "factor": 4.0})],
+                  keywords=("factor",))
+    with pytest.raises(CheckFailure) as info:
+        ex.run(lambda x, factor=1.0: x * factor, quiet=True)
+    assert info.value.mistake == "multiplied"
+    with pytest.raises(CheckFailure) as info:
+        ex.run(lambda x, f=1.0: x * f, quiet=True)
+    assert info.value.mistake is None and "factor" in info.value.message
+
+
+def test_an_answer_that_raises_otherwise_than_the_model_is_not_named():
+    from attnbook.checks.core import Mistake
+
+    def model(x):
+        if x.size == 5:
+            raise ValueError("operands could not be broadcast together")
+        return 3 * x
+
+    def answer(x):
+        if x.size == 5:
+            raise KeyError("x")
+        return 3 * x
+
+    ex = _toy([Mistake("tripled", "you tripled", model=model)])
+    with pytest.raises(CheckFailure) as info:
+        ex.run(answer, quiet=True)
+    assert info.value.mistake is None and "raised KeyError" in info.value.message
 
 
 def test_contracts_hold_the_exercise_to_its_words():

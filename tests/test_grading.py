@@ -1,5 +1,7 @@
 """grade() re-runs a check in a fresh process: run-time tampering in the notebook cannot fool it."""
 
+import re
+
 import numpy as np
 import pytest
 
@@ -105,3 +107,12 @@ def test_instructor_overview_is_generated_from_the_checks():
     for info in chapters():
         assert info.objectives and info.time, f"chapter {info.number} needs objectives and a time"
         assert f"### {info.number}. {info.title}" in text
+
+
+def test_overview_reads_each_chapters_whole_time_sentence():
+    """The chapters' "Time:" sentence may break across lines in the source: the page shows all of it."""
+    from attnbook.grading.overview import chapters
+
+    for info in chapters():
+        assert re.search(r"\d+ minutes to read.*\d+ minutes for the exercises\.$", info.time), (
+            f"chapter {info.number}: {info.time!r}")

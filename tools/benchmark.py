@@ -1,8 +1,12 @@
 """Measure what learners and instructors wait for, on this machine.
 
     python tools/benchmark.py notebooks            # seconds to execute each notebook (kernel start included)
-    python tools/benchmark.py grading [--students 100] [--chapter 1]
+    python tools/benchmark.py grading [--students 100] [--chapter 1] [--runs 3] [--no-sandbox]
                                                    # seconds for nbgrader to autograde a class
+                                                   # (median of the runs; each kernel sandboxed
+                                                   # unless --no-sandbox)
+    python tools/benchmark.py sandbox-start [--repeats 20]
+                                                   # what the sandbox adds to each kernel's start
 
 The chapters' own benchmarks:
 
@@ -18,6 +22,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -44,7 +49,16 @@ def time_notebooks() -> None:
         print(f"{time.perf_counter() - started:8.1f}  {path.relative_to(ROOT)}")
 
 
-def grading(students: int, chapter: int) -> None:
+def grading(students: int, chapter: int, runs: int = 1, sandboxed: bool = True) -> None:
+    times = [grade_once(students, chapter, sandboxed) for _ in range(runs)]
+    median = statistics.median(times)
+    kind = "in the sandbox" if sandboxed else "without the sandbox"
+    print(f"median of {runs} runs {kind}: {median:.1f} s, {median / students:.3f} s per submission "
+          f"(runs: {', '.join(f'{t:.1f}' for t in times)}; OMP_NUM_THREADS="
+          f"{os.environ.get('OMP_NUM_THREADS', 'unset')})")
+
+
+def grade_once(students: int, chapter: int, sandboxed: bool) -> float:
     solution = next((ROOT / "solutions").glob(f"{chapter:02d}_*.ipynb"))
     answers = solution_answers(solution)
     ids = list(answers)
@@ -66,12 +80,39 @@ def grading(students: int, chapter: int) -> None:
         result = nbgrader_cmd(course, "generate_assignment", assignment, "--create")
         assert result.returncode == 0, result.stderr[-2000:]
         write_submissions(course, assignment, solution.name, subs)
+        # the same course, its kernels started the plain way (the kernel spec nbgrader uses by default)
+        kernel = [] if sandboxed else ["--Execute.kernel_name=python3"]
         started = time.perf_counter()
-        result = nbgrader_cmd(course, "autograde", assignment, "--create", timeout=7200)
+        result = nbgrader_cmd(course, "autograde", assignment, "--create", *kernel, timeout=7200)
         seconds = time.perf_counter() - started
         graded = len(list((course / "autograded").glob(f"*/{assignment}/*.ipynb")))
-        print(f"nbgrader autograde {assignment}: {students} submissions, {graded} graded, "
-              f"{seconds:.1f} s in all, {seconds / students:.2f} s per submission (exit {result.returncode})")
+        sandboxes = sum(1 for line in (course / "sandbox-log.jsonl").read_text().splitlines()
+                        if '"event": "start"' in line) if (course / "sandbox-log.jsonl").exists() else 0
+        print(f"nbgrader autograde {assignment}: {students} submissions, {graded} graded, {sandboxes} sandboxed, "
+              f"{seconds:.1f} s in all, {seconds / students:.2f} s per submission (exit {result.returncode})",
+              flush=True)
+        return seconds
+    finally:
+        shutil.rmtree(course, ignore_errors=True)
+
+
+def sandbox_start(repeats: int) -> None:
+    """Seconds to start a Python through the sandbox's kernel command, against starting it plainly."""
+    course = Path(tempfile.mkdtemp(prefix="attnbook-bench-"))
+    folder = course / "autograded" / "s000" / "ch01"
+    folder.mkdir(parents=True)
+    python = [sys.executable, "-c", "import numpy"]
+    sandboxed = [sys.executable, "-m", "attnbook.grading.sandbox", "kernel", "--course", str(course), "--", *python]
+    try:
+        times = {"plain": [], "sandboxed": []}
+        for _ in range(repeats):
+            for kind, command in (("plain", python), ("sandboxed", sandboxed)):
+                started = time.perf_counter()
+                subprocess.run(command, cwd=folder, check=True)
+                times[kind].append(time.perf_counter() - started)
+        plain, boxed = (statistics.median(times[k]) for k in ("plain", "sandboxed"))
+        print(f"python -c 'import numpy', median of {repeats}: {plain:.3f} s plainly, {boxed:.3f} s through the "
+              f"sandbox's kernel command: {boxed - plain:.3f} s more per kernel")
     finally:
         shutil.rmtree(course, ignore_errors=True)
 
@@ -83,11 +124,17 @@ def main(argv=None) -> int:
     p = sub.add_parser("grading")
     p.add_argument("--students", type=int, default=100)
     p.add_argument("--chapter", type=int, default=1)
+    p.add_argument("--runs", type=int, default=1)
+    p.add_argument("--no-sandbox", action="store_true", help="start each kernel without the sandbox")
+    p = sub.add_parser("sandbox-start")
+    p.add_argument("--repeats", type=int, default=20)
     args = parser.parse_args(argv)
     if args.what == "notebooks":
         time_notebooks()
+    elif args.what == "sandbox-start":
+        sandbox_start(args.repeats)
     else:
-        grading(args.students, args.chapter)
+        grading(args.students, args.chapter, args.runs, not args.no_sandbox)
     return 0
 
 

@@ -44,6 +44,7 @@ class Submission:
     raw: str | None = None                            # the file's whole text (for broken files)
     expected: dict = field(default_factory=dict)      # exercise id -> points it deserves
     reasons: dict = field(default_factory=dict)       # exercise id (or "-") -> words the reason contains
+    metadata: dict = field(default_factory=dict)      # merged into the notebook's metadata
 
 
 def solution_answers(solution_path: Path) -> dict:
@@ -75,6 +76,7 @@ def build(release_nb, sub: Submission):
         anchor = "setup" if grade_id.startswith("setup") else grade_id
         cells += [new_code_cell(code) for after, code in sub.extra_cells if after == anchor]
     nb.cells = cells
+    nb.metadata.update(sub.metadata)
     return nb
 
 

@@ -1,7 +1,8 @@
-"""Chapter 1, the smart highlighter: scores become weights, weights become an average.
+"""Chapter 1, the smart highlighter: scores become weights, weights become
+an average.
 
-Every function here is shown, line for line, in ``chapters/01_smart_highlighter.ipynb``;
-a test keeps the two identical.
+Every function here is shown, line for line, in
+``chapters/01_smart_highlighter.ipynb``; a test keeps the two identical.
 """
 
 import numpy as np
@@ -10,32 +11,37 @@ import numpy as np
 def softmax(x, axis=-1):
     """Turn scores into positive weights that sum to 1 along ``axis``.
 
-    Subtracting the largest score first changes nothing mathematically (softmax
-    does not move when every score moves by the same amount), but it keeps
-    ``np.exp`` from overflowing when scores are large.
+    Subtracting the largest score first changes nothing mathematically
+    (softmax does not move when every score moves by the same amount), but
+    it keeps ``np.exp`` from overflowing when scores are large.
     """
     x = np.asarray(x)
     if not np.issubdtype(x.dtype, np.floating):
-        x = x.astype(np.float64)                   # integer scores become floats
-    shifted = x - x.max(axis=axis, keepdims=True)  # (..., n): the largest score is now 0
-    e = np.exp(shifted)                            # (..., n): every entry in (0, 1]
-    return e / e.sum(axis=axis, keepdims=True)     # (..., n): sums to 1 along axis
+        x = x.astype(np.float64)        # integer scores become floats
+    # (..., n): the largest score along the axis is now 0
+    shifted = x - x.max(axis=axis, keepdims=True)
+    e = np.exp(shifted)                 # (..., n): every entry in (0, 1]
+    # (..., n): sums to 1 along the axis
+    return e / e.sum(axis=axis, keepdims=True)
 
 
 def weighted_average(weights, values):
     """Average the rows of ``values`` using ``weights`` that sum to 1."""
     weights = np.asarray(weights)  # (n,) or (m, n): one weight per word
     values = np.asarray(values)    # (n, d): one vector per word
-    return weights @ values        # (d,) or (m, d): the weighted rows added up
+    return weights @ values        # (d,) or (m, d): the weighted rows added
 
 
 def highlighter_layer(query, keys, values, temperature=1.0):
-    """The whole highlighter: score every word, turn scores into weights, average.
+    """The whole highlighter: score every word, turn the scores into
+    weights, average the values.
 
-    Returns ``(output, weights)``: the output vector of size ``d_v`` and the
-    ``n`` weights that say how strongly each word was highlighted.
+    Returns ``(output, weights)``: the output vector of size ``d_v`` and
+    the ``n`` weights that say how strongly each word was highlighted.
     """
-    scores = np.asarray(keys) @ np.asarray(query)        # (n, d_k) @ (d_k,) -> (n,)
-    weights = softmax(scores / temperature)               # (n,): positive, sum to 1
-    output = weighted_average(weights, values)            # (n,) @ (n, d_v) -> (d_v,)
+    # (n, d_k) @ (d_k,) -> (n,): one score per word
+    scores = np.asarray(keys) @ np.asarray(query)
+    weights = softmax(scores / temperature)     # (n,): positive, sum to 1
+    # (n,) @ (n, d_v) -> (d_v,)
+    output = weighted_average(weights, values)
     return output, weights

@@ -26,6 +26,7 @@ import contextlib
 import copy
 import hashlib
 import importlib
+import inspect
 import random
 import signal
 import sys
@@ -384,7 +385,8 @@ def difference(answer, expected, tol: Tolerance, name: str = "your result",
                 f"{preview(a, where)}, expected {preview(e, where)}")
     if np.allclose(a, e, rtol=tol.rtol, atol=tol.atol, equal_nan=True):
         return None
-    err = np.abs(np.nan_to_num(a - e))
+    with np.errstate(invalid="ignore"):  # inf - inf where both are inf
+        err = np.abs(np.nan_to_num(a - e))
     where = (tuple(int(i) for i in np.unravel_index(int(np.argmax(err)),
                                                     err.shape))
              if err.ndim else ())
@@ -658,9 +660,13 @@ class Exercise:
 
     def _apply(self, function, case: Case):
         """``function`` (the reference or a mistake's model) on a copy of
-        the case, called as the learner's answer is."""
-        positional, keyword = self._split(case, self._copy_args(case))
-        return function(*positional, **keyword)
+        the case, called as the learner's answer is; a keyword that a
+        model does not name (a lambda's ``t``) goes in its place."""
+        args = self._copy_args(case)
+        if _takes_keywords(function, self.keywords):
+            positional, keyword = self._split(case, args)
+            return function(*positional, **keyword)
+        return function(*args)
 
     def _prepare(self, raw, case: Case):
         """The answer's result as compared; fails at once when its kind
@@ -707,8 +713,10 @@ class Exercise:
                 try:
                     model_result = self._prepare_expected(
                         self._apply(mistake.model, o.case), o.case)
-                except Exception:
-                    if o.error is None:
+                except Exception as exc:
+                    # the model raises where the answer raises the same
+                    if (o.error is None
+                            or type(o.error) is not type(exc)):
                         return False
                     continue
                 if o.error is not None or not self._same(
@@ -779,6 +787,22 @@ class Exercise:
                           f"place; work on a copy (or use operations that "
                           f"return new arrays).", "mutates-input")
         return result
+
+
+def _takes_keywords(function, names) -> bool:
+    """True when ``function`` can be called with each of ``names`` by
+    keyword."""
+    if not names:
+        return True
+    try:
+        params = inspect.signature(function).parameters.values()
+    except (TypeError, ValueError):
+        return True
+    if any(p.kind is p.VAR_KEYWORD for p in params):
+        return True
+    named = {p.name for p in params
+             if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+    return set(names) <= named
 
 
 class _AnswerError(Exception):
