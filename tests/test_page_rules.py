@@ -92,3 +92,23 @@ def test_the_math_rule_finds_a_role_in_math():
     assert math_problems(r"$$\operatorname{{term}`softmax <softmax>`}(x)$$")
     assert math_problems(r"the weights $w = `x`$ sum to 1")
     assert not math_problems(r"a {term}`softmax` of $x$, with `code $1` and $$\frac{a}{b}$$")
+
+
+def glossary_terms_without_a_blank_line(text: str) -> list[str]:
+    """Terms of a glossary directive that follow their neighbour's
+    definition directly (Sphinx warns, and the book's build fails)."""
+    body = text.split("```{glossary}", 1)[1].split("\n```", 1)[0]
+    lines = body.split("\n")
+    return [line for before, line in zip(lines, lines[1:])
+            if line and not line.startswith(" ") and before.startswith(" ")]
+
+
+def test_every_glossary_term_follows_an_empty_line():
+    text = (ROOT / "glossary.md").read_text()
+    assert "```{glossary}" in text
+    assert glossary_terms_without_a_blank_line(text) == []
+
+
+def test_the_glossary_rule_finds_a_term_without_its_blank_line():
+    text = "```{glossary}\n:sorted:\n\nab\n  one\ncd\n  two\n```\n"
+    assert glossary_terms_without_a_blank_line(text) == ["cd"]
