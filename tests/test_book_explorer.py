@@ -21,8 +21,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from test_book import (ALLOWED_AXE, AXE_TAGS, HTML, VIEWPORT, PageLog, axe_script, browser,  # noqa: F401
-                       site)
+from test_book import ALLOWED_AXE, AXE_TAGS, HTML, VIEWPORT, PageLog, axe_script, site  # noqa: F401
 
 pytestmark = pytest.mark.skipif(not (HTML / "index.html").exists(),
                                 reason="the book is not built: run `make book`")

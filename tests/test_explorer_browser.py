@@ -22,7 +22,7 @@ import pytest
 from attnbook import explorer as ex
 from attnbook.highlighter import softmax
 from notebooks import ROOT
-from test_book import AXE_TAGS, CHROMIUM, FLAGS, QuietHandler, axe_script
+from test_book import AXE_TAGS, QuietHandler, axe_script
 
 THEME = ROOT / "_build" / "html" / "_static"
 WORDS = ("The cat that was sitting on the mat jumped when it saw a dog ."
@@ -92,18 +92,6 @@ def site(tmp_path_factory):
     yield {"url": f"http://127.0.0.1:{server.server_port}",
            "styled": styled}
     server.shutdown()
-
-
-@pytest.fixture(scope="session")
-def browser():
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        yield browser
-        browser.close()
 
 
 class Open:
