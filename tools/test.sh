@@ -14,7 +14,7 @@ BIN=${BIN:-.venv/bin}
 export OMP_NUM_THREADS=1 OMP_WAIT_POLICY=PASSIVE
 PYTEST=("$BIN/python" -m pytest --nbval-lax --nbval-current-env --nbval-cell-timeout=300 --timeout=900
         --durations=12)
-BOOK_TESTS=(tests/test_book.py tests/test_student_edition.py)
+BOOK_TESTS=(tests/test_book.py tests/test_book_explorer.py tests/test_student_edition.py)
 EXECUTED=_build/executed
 
 start=$(date +%s)

@@ -9,6 +9,9 @@ import html
 
 import numpy as np
 
+from attnbook.explorer import (  # noqa: F401 (the interactive views)
+    cross_attention, highlighter, matrix, temperature_explorer)
+
 #: The highlighter's colour (a yellow marker pen), as an RGB triple.
 HIGHLIGHT_RGB = (255, 196, 0)
 
