@@ -149,7 +149,10 @@ def test_a_fork_loop_stops_at_the_process_limit(course):
     started = time.perf_counter()
     code, out, err = run(course, FORKS.format(n=1000, sleep=20), limits=limits)
     result = json.loads(out)
-    assert 150 < result["forked"] < 200, result  # the limit counts this process and its threads too
+    # The limit counts this process and its threads too. Started by root, every sandbox runs as
+    # nobody, and the kernel counts all of nobody's processes: sandboxes that run at the same time
+    # (the grading tests in the other worker) share the 200, so only the upper bound is fixed.
+    assert 0 < result["forked"] < 200, result
     assert "Resource temporarily unavailable" in result["error"]
     assert "more than 200 processes" in limit_reason(*result["error"].split(": ", 1), limits)
     assert time.perf_counter() - started < 30
