@@ -517,7 +517,8 @@ def _wer_cases(rng):
     ]
 
 
-def _wer_show(case, expected, got):
+def _number_show(case, expected, got):
+    """A one-number result: its case, expected against got."""
     return f"for {case.note}: expected {_fmt(expected)}, got {_fmt(got)}."
 
 
@@ -531,7 +532,7 @@ WER = WholeExercise(
     cases=_wer_cases,
     canonical=_python_float,
     same=_close(Tolerance(rtol=1e-9, atol=1e-12)),
-    show=_wer_show,
+    show=_number_show,
     mistakes=[
         Mistake("hypothesis-length",
                 "you divided by the number of words in the hypotheses. The "
@@ -671,10 +672,6 @@ def _alignment_cases(rng):
     ]
 
 
-def _alignment_show(case, expected, got):
-    return f"for {case.note}: expected {_fmt(expected)}, got {_fmt(got)}."
-
-
 ALIGNMENT = WholeExercise(
     id="ex-11-4",
     title="The alignment score",
@@ -685,7 +682,7 @@ ALIGNMENT = WholeExercise(
     cases=_alignment_cases,
     canonical=_python_float,
     same=_close(Tolerance(rtol=1e-9, atol=1e-12)),
-    show=_alignment_show,
+    show=_number_show,
     mistakes=[
         Mistake("eos-counted",
                 "you counted the <eos> row as a word. It has no span: "
