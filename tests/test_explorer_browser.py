@@ -569,7 +569,8 @@ def lab(tmp_path_factory):
     lab = subprocess.Popen(
         [str(Path(sys.executable).parent / "jupyter-lab"), "--no-browser",
          "--allow-root", f"--port={port}", "--ServerApp.port_retries=0",
-         f"--ServerApp.token={token}", f"--ServerApp.root_dir={root}"],
+         f"--ServerApp.token={token}", f"--ServerApp.root_dir={root}",
+         "--LabApp.expose_app_in_browser=True"],
         env=env, cwd=root, stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
@@ -592,12 +593,21 @@ def test_views_work_in_jupyterlab_in_its_dark_theme(browser, lab):
     errors = []
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.goto(lab)
-    page.wait_for_selector(
-        ".jp-Notebook-ExecutionIndicator[data-status=idle]", timeout=60000)
-    page.locator(".jp-Cell").first.click()
-    page.keyboard.press("Shift+Enter")
-    page.keyboard.press("Shift+Enter")
-    page.wait_for_selector(".axv[data-kind=temperature]", timeout=60000)
+    # Run the notebook once its kernel is ready, through JupyterLab's own
+    # command: keystrokes sent while a loaded machine is still starting
+    # the kernel can be lost.
+    page.wait_for_function(
+        "() => window.jupyterapp && window.jupyterapp.shell.currentWidget"
+        " && window.jupyterapp.shell.currentWidget.sessionContext",
+        timeout=120000)
+    page.evaluate("""async () => {
+        const nb = window.jupyterapp.shell.currentWidget;
+        await nb.context.ready;
+        await nb.sessionContext.ready;
+        await window.jupyterapp.commands.execute(
+            'notebook:run-all-cells');
+    }""")
+    page.wait_for_selector(".axv[data-kind=temperature]", timeout=180000)
     roots = page.locator(".axv")
     page.wait_for_function("() => [...document.querySelectorAll('.axv')]"
                            ".every(e => e.axvReady)", timeout=10000)
