@@ -1,6 +1,11 @@
 """grade() re-runs a check in a fresh process: run-time tampering in the notebook cannot fool it."""
 
+import os
 import re
+import signal
+import subprocess
+import sys
+import time
 
 import numpy as np
 import pytest
@@ -116,3 +121,119 @@ def test_overview_reads_each_chapters_whole_time_sentence():
     for info in chapters():
         assert re.search(r"\d+ minutes to read.*\d+ minutes for the exercises[^.]*\.$", info.time), (
             f"chapter {info.number}: {info.time!r}")
+
+
+# --------------------------------------------------------------------------- the warm grader
+
+def _parent_of(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        return int(f.read().rsplit(")", 1)[1].split()[1])
+
+
+def _alive(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def _records(path):
+    """An answer to ex-01-2 that notes its process, and whether an earlier
+    question's answer left a mark in the package it was graded with."""
+    def answer(weights, values):
+        import os
+
+        import attnbook.highlighter as h
+
+        with open(path, "a") as f:
+            f.write(f"{os.getpid()} {getattr(h, 'LEFT_BY_AN_ANSWER', 0)}\n")
+        h.LEFT_BY_AN_ANSWER = 1
+        return np.asarray(weights) @ np.asarray(values)
+    return answer
+
+
+def test_each_question_is_a_fresh_child_of_one_warm_server(tmp_path):
+    from attnbook import grading
+
+    notes = tmp_path / "notes.txt"
+    for _ in range(3):
+        grade("ex-01-2", _records(notes))
+    server = grading._SERVER.pid
+    assert server is not None and _alive(server)
+    rows = [line.split() for line in notes.read_text().splitlines()]
+    first = {}  # each process's first call: the check calls the answer on many cases
+    for pid, mark in rows:
+        first.setdefault(int(pid), mark)
+    assert len(first) == 3 and server not in first and os.getpid() not in first
+    assert list(first.values()) == ["0", "0", "0"], "a question saw the one before"
+    # not the notebook's child: os.wait() in a notebook, or a kernel ending its children, never meets it
+    assert _parent_of(server) != os.getpid()
+    grade("ex-01-1", in_notebook("")["softmax_with_temperature"])
+    assert grading._SERVER.pid == server
+
+
+def test_a_server_that_ended_is_started_again():
+    from attnbook import grading
+
+    grade("ex-01-1", in_notebook("")["softmax_with_temperature"])
+    old = grading._SERVER.pid
+    os.kill(old, signal.SIGKILL)
+    with pytest.raises(CheckFailure, match="plain mean"):
+        in_notebook('grade("ex-01-2")')
+    assert grading._SERVER.pid not in (None, old)
+
+
+def test_without_a_server_each_question_has_its_own_process(monkeypatch, tmp_path):
+    from attnbook import grading
+
+    grading._SERVER.stop()
+    monkeypatch.setattr(grading._ForkServer, "start", lambda self: False)
+    notes = tmp_path / "notes.txt"
+    grade("ex-01-2", _records(notes))
+    with pytest.raises(CheckFailure, match="plain mean"):
+        in_notebook('grade("ex-01-2")')
+    assert grading._SERVER.pid is None and notes.read_text().split()[1] == "0"
+
+
+def test_out_of_time_the_child_is_killed_and_the_next_question_is_graded(tmp_path):
+    import cloudpickle
+
+    from attnbook.grading import run_in_fresh_process
+
+    pid_file = tmp_path / "pid"
+
+    def stalls(weights, values):
+        import os
+        import time
+
+        pid_file.write_text(str(os.getpid()))
+        time.sleep(60)
+
+    result = run_in_fresh_process("ex-01-2", cloudpickle.dumps(stalls), timeout=1.5)
+    assert result["mistake"] == "timeout" and "stopped your function after 1.5 s" in result["message"]
+    pid = int(pid_file.read_text())
+    for _ in range(100):
+        if not _alive(pid):
+            break
+        time.sleep(0.05)
+    assert not _alive(pid), "the stalled child still runs"
+    grade("ex-01-1", in_notebook("")["softmax_with_temperature"])
+
+
+def test_the_server_ends_with_its_kernel(tmp_path):
+    """A kernel that dies without cleaning up (no atexit) leaves no server behind."""
+    script = (
+        "import os, sys\n"
+        "import numpy as np\n"
+        "from attnbook import grading\n"
+        "grading.grade('ex-01-2', lambda weights, values: np.asarray(weights) @ np.asarray(values))\n"
+        "print(grading._SERVER.pid, flush=True)\n"
+        "os._exit(0)\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    server = int(done.stdout.split()[0])
+    for _ in range(200):
+        if not _alive(server):
+            break
+        time.sleep(0.05)
+    assert not _alive(server), "the server outlived its kernel"
