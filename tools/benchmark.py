@@ -1,6 +1,8 @@
 """Measure what learners and instructors wait for, on this machine.
 
-    python tools/benchmark.py notebooks            # seconds to execute each notebook (kernel start included)
+    python tools/benchmark.py notebooks [chapters/09 ...] [--runs 3]
+                                                   # seconds to execute each notebook (kernel start
+                                                   # included), the median of the runs
     python tools/benchmark.py grading [--students 100] [--chapter 1] [--runs 3] [--no-sandbox]
                                                    # seconds for nbgrader to autograde a class
                                                    # (median of the runs; each kernel sandboxed
@@ -38,15 +40,24 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from classroom import Submission, nbgrader_cmd, solution_answers, write_submissions  # noqa: E402
 
 
-def time_notebooks() -> None:
+def time_notebooks(only: list[str], runs: int = 1) -> None:
+    """Seconds to execute each notebook, kernel start included: the median
+    of ``runs`` runs, one after the other (nothing else running)."""
     paths = sorted(p for kind in ("chapters", "solutions", "exercises") for p in (ROOT / kind).glob("[0-9][0-9]_*.ipynb"))
-    print(f"{'seconds':>8}  notebook   (OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')})")
+    if only:
+        paths = [p for p in paths if any(o in str(p.relative_to(ROOT)) for o in only)]
+    print(f"{'median':>8}  notebook   (runs: seconds; OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}, "
+          f"{os.cpu_count()} cores)")
     for path in paths:
-        nb = nbformat.read(path, as_version=4)
-        started = time.perf_counter()
-        nbclient.NotebookClient(nb, kernel_name="python3", allow_errors=True, timeout=900,
-                                resources={"metadata": {"path": str(path.parent)}}).execute()
-        print(f"{time.perf_counter() - started:8.1f}  {path.relative_to(ROOT)}")
+        times = []
+        for _ in range(runs):
+            nb = nbformat.read(path, as_version=4)
+            started = time.perf_counter()
+            nbclient.NotebookClient(nb, kernel_name="python3", allow_errors=True, timeout=900,
+                                    resources={"metadata": {"path": str(path.parent)}}).execute()
+            times.append(time.perf_counter() - started)
+        print(f"{statistics.median(times):8.1f}  {path.relative_to(ROOT)}   (runs: "
+              f"{', '.join(f'{t:.1f}' for t in times)})", flush=True)
 
 
 def grading(students: int, chapter: int, runs: int = 1, sandboxed: bool = True) -> None:
@@ -120,7 +131,9 @@ def sandbox_start(repeats: int) -> None:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="what", required=True)
-    sub.add_parser("notebooks")
+    p = sub.add_parser("notebooks")
+    p.add_argument("only", nargs="*", help="parts of the paths to time (default: every notebook)")
+    p.add_argument("--runs", type=int, default=1)
     p = sub.add_parser("grading")
     p.add_argument("--students", type=int, default=100)
     p.add_argument("--chapter", type=int, default=1)
@@ -130,7 +143,7 @@ def main(argv=None) -> int:
     p.add_argument("--repeats", type=int, default=20)
     args = parser.parse_args(argv)
     if args.what == "notebooks":
-        time_notebooks()
+        time_notebooks(args.only, args.runs)
     elif args.what == "sandbox-start":
         sandbox_start(args.repeats)
     else:
