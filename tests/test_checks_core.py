@@ -444,3 +444,23 @@ def test_raw_errors_become_advice(error, advice):
     assert advice in exc.message
     if "broadcast" not in error:
         assert "keepdims" not in exc.message, "no NumPy advice for a torch error"
+
+
+def test_fresh_copy_copies_like_deepcopy():
+    import torch
+
+    from attnbook.checks.core import fresh_copy
+
+    t = torch.randn(3, 4, requires_grad=True)
+    a = np.arange(6.0)
+    p = torch.nn.Parameter(torch.ones(2))
+    args = [t, (a, a), {"k": [t]}, p, 3, "x", None]
+    out = fresh_copy(args)
+    assert torch.equal(out[0], t) and out[0] is not t and out[0].requires_grad
+    assert out[1][0] is out[1][1] and out[1][0] is not a, "an object met twice is copied once"
+    assert out[2]["k"][0] is out[0]
+    assert isinstance(out[3], torch.nn.Parameter) and out[3] is not p
+    out[0].data.add_(1)
+    out[1][0][0] = 99
+    assert not torch.equal(out[0], t) and a[0] == 0, "the copies are independent"
+    assert out[4:] == [3, "x", None]

@@ -13,9 +13,10 @@ students' copy)::
 there. The fresh processes are forked from a clean server that starts at
 the kernel's first question (:mod:`attnbook.grading.forkserver`), so a
 question costs a few hundredths of a second, not the 1.5 s of starting
-Python and PyTorch again. Whatever the notebook replaced at run time (``check``, the
-package's reference code, NumPy or torch functions, environment variables
-such as ``PYTHONPATH``) is new and untouched in that process, built-ins
+Python and PyTorch again. Whatever the notebook replaced at run time
+(``check``, the package's reference code, NumPy or torch functions,
+environment variables such as ``PYTHONPATH``) is new and untouched in
+that process, built-ins
 the exercise forbids are refused there, and a function that never returns
 is stopped. The result comes back as the same short message ``check``
 gives. Under the course's sandbox (:mod:`attnbook.grading.sandbox`) the
