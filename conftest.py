@@ -4,6 +4,13 @@ Each notebook must run within its budget (``[tool.attnbook.notebook-budgets]`` i
 pyproject.toml, in seconds, kernel start included). The last cell of a notebook that ran
 too long fails with the measured time, so the book stays fast on a 2-core laptop.
 The measured times are printed at the end of the run.
+
+The budgets were set on a machine whose speed probe (``speed_probe``: a small PyTorch
+training loop, the kind of work the chapters do) took ``[tool.attnbook.machine]
+probe-seconds``. A machine that runs slower today (a busy host, another job on the other
+core) gets budgets longer in proportion, never shorter: the probe runs before and after
+each notebook that has a budget of its own, and the budget is multiplied by
+max(1, their mean / probe-seconds), at most by MAX_SCALE.
 """
 
 import os
@@ -14,14 +21,66 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent
-_BUDGETS = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["attnbook"]["notebook-budgets"]
+_SETTINGS = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["attnbook"]
+_BUDGETS = _SETTINGS["notebook-budgets"]
+_PROBE = _SETTINGS.get("machine", {}).get("probe-seconds")
+#: A budget grows at most this much on a slow machine.
+MAX_SCALE = 3.0
 _started: dict[str, float] = {}
+_probes: dict[str, list[float]] = {}
 _elapsed: dict[str, float] = {}
 _last_item: dict[str, str] = {}
+_scales: dict[str, float] = {}
+
+
+def statistics_of(notebook: str) -> str:
+    probes = ", ".join(f"{p:.3f}" for p in _probes.get(notebook, []))
+    return f"{probes} s against {_PROBE:g} s"
 
 
 def budget_for(notebook: str) -> float:
     return float(_BUDGETS.get(notebook, _BUDGETS["default"]))
+
+
+def speed_probe() -> float:
+    """Seconds for a fixed piece of work: 300 steps of training a small
+    two-layer network with AdamW on one thread (the median of 3 runs)."""
+    import statistics
+
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        times = []
+        for _ in range(3):
+            gen = torch.Generator().manual_seed(0)
+            x = torch.randn(256, 64, generator=gen)
+            w1 = torch.randn(64, 128, generator=gen).requires_grad_()
+            w2 = torch.randn(128, 64, generator=gen).requires_grad_()
+            opt = torch.optim.AdamW([w1, w2], lr=1e-3)
+            start = time.perf_counter()
+            for _ in range(300):
+                loss = (torch.relu(x @ w1) @ w2 - x).pow(2).mean()
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+            times.append(time.perf_counter() - start)
+        return statistics.median(times)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _probed(notebook: str) -> bool:
+    return _PROBE is not None and notebook in _BUDGETS
+
+
+def scale_for(notebook: str) -> float:
+    """How much longer than its budget this machine gives the notebook."""
+    probes = _probes.get(notebook, [])
+    if not _probed(notebook) or not probes:
+        return 1.0
+    return min(MAX_SCALE, max(1.0, sum(probes) / len(probes) / _PROBE))
 
 
 def _notebook_of(item):
@@ -40,6 +99,8 @@ def pytest_collection_modifyitems(session, config, items):
 def pytest_runtest_setup(item):
     notebook = _notebook_of(item)
     if notebook and notebook not in _started:
+        if _probed(notebook):
+            _probes[notebook] = [speed_probe()]
         _started[notebook] = time.perf_counter()
 
 
@@ -52,12 +113,17 @@ def pytest_runtest_makereport(item, call):
     if not notebook or call.when != "call" or _last_item.get(notebook) != item.nodeid:
         return
     elapsed = time.perf_counter() - _started[notebook]
+    if _probed(notebook):
+        _probes[notebook].append(speed_probe())
     _elapsed[notebook] = elapsed
+    _scales[notebook] = scale = scale_for(notebook)
     report = outcome.get_result()
-    if elapsed > budget_for(notebook) and report.outcome == "passed":
+    if elapsed > budget_for(notebook) * scale and report.outcome == "passed":
         report.outcome = "failed"
-        report.longrepr = (f"{notebook} took {elapsed:.1f} s, over its budget of {budget_for(notebook):g} s "
-                           f"(pyproject.toml, [tool.attnbook.notebook-budgets])")
+        slower = "" if scale == 1 else (
+            f" x {scale:.2f} for this machine's speed today (probe {statistics_of(notebook)})")
+        report.longrepr = (f"{notebook} took {elapsed:.1f} s, over its budget of {budget_for(notebook):g} s"
+                           f"{slower} (pyproject.toml, [tool.attnbook.notebook-budgets])")
     if _EXECUTED and report.outcome == "passed":
         _write_executed(item, elapsed)
 
@@ -69,11 +135,17 @@ def pytest_terminal_summary(terminalreporter):
 
         for timing in Path(_EXECUTED).rglob("*.json"):
             notebook = str(timing.relative_to(_EXECUTED).with_suffix(".ipynb"))
-            elapsed.setdefault(notebook, json.loads(timing.read_text())["execution_seconds"])
+            record = json.loads(timing.read_text())
+            elapsed.setdefault(notebook, record["execution_seconds"])
+            _scales.setdefault(notebook, record.get("scale", 1.0))
+            if record.get("probes"):
+                _probes.setdefault(notebook, record["probes"])
     if elapsed:
         terminalreporter.section("notebook times (budget)")
         for notebook, seconds in sorted(elapsed.items()):
-            terminalreporter.write_line(f"{seconds:7.1f} s  ({budget_for(notebook):g} s)  {notebook}")
+            scale = _scales.get(notebook, 1.0)
+            note = f" x {scale:.2f}, probe {statistics_of(notebook)}" if _probes.get(notebook) else ""
+            terminalreporter.write_line(f"{seconds:7.1f} s  ({budget_for(notebook):g} s{note})  {notebook}")
 
 
 # --------------------------------------------------------------------------- executed notebooks
@@ -170,4 +242,6 @@ def _write_executed(item, elapsed):
     target = Path(_EXECUTED) / _notebook_of(item)
     target.parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, target)
-    target.with_suffix(".json").write_text(json.dumps({"execution_seconds": elapsed}))
+    target.with_suffix(".json").write_text(json.dumps({
+        "execution_seconds": elapsed, "scale": _scales.get(_notebook_of(item), 1.0),
+        "probes": _probes.get(_notebook_of(item), [])}))

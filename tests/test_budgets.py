@@ -11,11 +11,18 @@ from notebooks import ROOT
 pytest_plugins = ["pytester"]
 
 
-@pytest.mark.parametrize("budget,expect_failure", [(0.5, True), (120, False)])
-def test_budget(pytester, budget, expect_failure):
+@pytest.mark.parametrize("budget,probe,expect_failure", [
+    (0.5, None, True), (120, None, False),
+    # a machine much faster than the budgets': never a shorter budget
+    (1.5, 1e6, True),
+    # a machine far slower than the budgets' (no probe takes 1e-6 s): the budget grows, but
+    # only MAX_SCALE times
+    (1.5, 1e-6, False), (0.5, 1e-6, True)])
+def test_budget(pytester, budget, probe, expect_failure):
     shutil.copy(ROOT / "conftest.py", pytester.path / "conftest.py")
+    machine = "" if probe is None else f"[tool.attnbook.machine]\nprobe-seconds = {probe}\n"
     (pytester.path / "pyproject.toml").write_text(
-        f"[tool.attnbook.notebook-budgets]\ndefault = {budget}\n")
+        f"{machine}[tool.attnbook.notebook-budgets]\ndefault = 60\n\"slow.ipynb\" = {budget}\n")
     nb = new_notebook(cells=[new_code_cell("x = 1"), new_code_cell("import time; time.sleep(1.0)")])
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nbformat.write(nb, pytester.path / "slow.ipynb")
@@ -23,6 +30,8 @@ def test_budget(pytester, budget, expect_failure):
                                            "slow.ipynb")
     if expect_failure:
         result.assert_outcomes(passed=1, failed=1)
-        result.stdout.fnmatch_lines(["*slow.ipynb took * s, over its budget of 0.5 s*"])
+        result.stdout.fnmatch_lines([f"*slow.ipynb took * s, over its budget of {budget} s*"])
+        if probe == 1e-6:
+            result.stdout.fnmatch_lines(["* x 3.00 for this machine's speed today (probe *"])
     else:
         result.assert_outcomes(passed=2)
