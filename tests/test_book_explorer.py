@@ -32,6 +32,7 @@ EXPLORERS = {
     "chapters/05_multi_head.html": ["highlighter"],
     "chapters/07_translation.html": ["cross"],
     "chapters/09_tiny_gpt.html": ["highlighter"],
+    "chapters/10_tiny_bert.html": ["highlighter"],
 }
 PAGES = list(EXPLORERS)
 #: The marker at full strength, light and dark (src/attnbook/explorer.css).
@@ -247,6 +248,31 @@ def test_chapter_9_shows_the_hard_context_and_its_masks(reader):
     words.nth(n // 2).focus()
     got = read(words)[0]
     assert np.all(got[n // 2 + 1:] == 0)
+
+
+def test_chapter_10_opens_on_it_in_the_opening_sentence(reader):
+    """The view holds the opening's sentence after <cls>, starts on "it" in layer 1, and that row
+    is the one the chapter prints for layer 1's heads (cat and that)."""
+    page = "chapters/10_tiny_bert.html"
+    r = reader(page)
+    d = r.data[0]
+    opening = "the cat that was sitting on the mat jumped when it saw a dog ."
+    assert d["words"] == ["<cls>", *opening.split()]
+    assert d["words"][d["query"]] == "it" and d["layer"] == 0
+    assert d["layers"] == ["layer 1", "layer 2"] and d["heads"] == ["head 0", "head 1"]
+    w = np.array(d["w"])                                         # (layers, heads, L, L)
+    cat, that = d["words"].index("cat"), d["words"].index("that")
+    printed = [t for t in pre_texts(page) if "layer 1, head 0: cat" in t]
+    assert printed
+    for h in range(2):
+        m = re.search(rf"layer 1, head {h}: cat (\d\.\d\d), that (\d\.\d\d)", printed[0])
+        assert m, h
+        assert f"{w[0, h, d['query'], cat]:.2f}" == m.group(1)
+        assert f"{w[0, h, d['query'], that]:.2f}" == m.group(2)
+    words = r.views.nth(0).locator(".axv-w")
+    r.views.nth(0).locator(".axv-head").select_option("0")
+    words.nth(d["query"]).focus()
+    assert_shows(words, w[0, 0, d["query"]], "light", d["vmax"])
 
 
 # --------------------------------------------------------------------------- cross-attention: 7

@@ -3,8 +3,9 @@
 import torch
 
 from attnbook import sentences
-from attnbook.masked_lm import (IGNORE, MaskedVocab, TinyBERT, fill_in,
-                                mask_tokens, masked_lm_loss, predict)
+from attnbook.masked_lm import (IGNORE, MaskedVocab, MeanPooled, TinyBERT,
+                                fill_in, mask_tokens, masked_lm_loss,
+                                mean_pool, predict)
 
 
 def vocab():
@@ -83,3 +84,32 @@ def test_read_outs_and_loss():
     logits = model(ids)
     expected = -logits[0, 2].log_softmax(-1)[ids[0, 2]]
     assert torch.allclose(masked_lm_loss(logits, labels), expected)
+
+
+def test_mean_pool_averages_the_real_tokens_only():
+    h = torch.arange(24, dtype=torch.float).reshape(2, 3, 4)   # (2, 3, 4)
+    tokens = torch.tensor([[5, 7, 0], [5, 7, 8]])              # one pad
+    pooled = mean_pool(h, tokens)
+    assert pooled.shape == (2, 4)
+    assert torch.equal(pooled[0], h[0, :2].mean(0))
+    assert torch.equal(pooled[1], h[1].mean(0))
+    assert not torch.equal(pooled[0], h[0].mean(0))   # padding counted: wrong
+
+
+def test_mean_pooled_read_out_ignores_padding_and_at():
+    v = vocab()
+    torch.manual_seed(0)
+    bert = TinyBERT(len(v), d_model=16, n_heads=2, n_layers=1, d_ff=32,
+                    n_classes=3)
+    pooled = MeanPooled(bert).eval()
+    short = v.encode_all([["the", "cat", "."]])
+    padded = torch.cat([short, torch.zeros(1, 2, dtype=torch.long)], 1)
+    with torch.no_grad():
+        a = pooled.classify(short, torch.tensor([0]))
+        b = pooled.classify(padded, torch.tensor([3]))
+        at_cls = bert.classify(short, torch.tensor([0]))
+    assert a.shape == (1, 3) and torch.allclose(a, b, atol=1e-5)
+    assert not torch.allclose(a, at_cls)          # not the <cls> read-out
+    assert set(dict(pooled.named_parameters())) == {
+        "bert." + k for k, _ in bert.named_parameters()}
+    assert len(pooled.attention_weights()) == 1

@@ -7,8 +7,9 @@ import torch
 
 from attnbook import sentences
 from attnbook.masked_lm import MaskedVocab
-from attnbook.resolution import (agreement_task, mean_rank_correlation,
-                                 pronoun_task, shares_from)
+from attnbook.resolution import (agreement_task, grammaticality_task,
+                                 mean_rank_correlation, pronoun_task,
+                                 shares_from)
 
 SPLITS = ["train", "iid", "held_out_pairs", "unseen_shape"]
 
@@ -106,3 +107,25 @@ def test_shares_and_rank_correlation():
     assert mean_rank_correlation(a, b, valid) == pytest.approx(1.0)
     assert mean_rank_correlation(a, -a, valid) == pytest.approx(-1.0)
     assert mean_rank_correlation(a, b, torch.ones(2, 4).bool()) < 0.9
+
+
+def test_grammaticality_task_breaks_the_verb_of_half_the_sentences():
+    v = MaskedVocab(sentences.vocabulary())
+    found, ids, at, y = grammaticality_task(v, 200, seed=0)
+    assert ids.shape[0] == 200 and at.shape == (200,) and (at == 0).all()
+    assert (ids[:, 0] == v.cls_id).all()
+    assert 0.4 < y.float().mean() < 0.6
+    for s, row, label in zip(found, ids, y):
+        words = [v.itos[i] for i in row[1:] if i != v.pad_id]
+        assert s.tense == "present"
+        assert sentences.is_grammatical(words) == bool(label)
+        changed = [t for t, (a, b) in enumerate(zip(words, s.tokens))
+                   if a != b]
+        if label:
+            assert changed == []
+        else:                             # the main verb, nothing else
+            assert changed == [s.verb]
+            assert words[s.verb] in sentences.forms(s.tokens[s.verb])
+    again = grammaticality_task(v, 200, seed=0)
+    assert torch.equal(again[1], ids) and torch.equal(again[3], y)
+    assert not torch.equal(grammaticality_task(v, 200, seed=1)[3], y)

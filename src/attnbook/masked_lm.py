@@ -10,6 +10,8 @@ masked words, which reads every sentence both ways.
   chapter 6's pre-LN :class:`~attnbook.transformer.Encoder`, with an
   output layer tied to the embedding (chapter 9) and a classification
   read-out; ``causal=True`` makes the very same model read left to right;
+- :func:`mean_pool` and :class:`MeanPooled` read a sentence's class from
+  the mean of its final vectors instead of ``<cls>``'s;
 - :func:`train_masked_lm` and :func:`train_classifier` train it;
   :func:`fill_in` asks it for one masked word at a time.
 
@@ -129,6 +131,31 @@ class TinyBERT(nn.Module):
     def attention_weights(self):
         """The last weights of every layer: a list of (batch, heads, L, L)."""
         return [block.attn_weights for block in self.encoder.layers]
+
+
+def mean_pool(h, tokens, pad_id=0):
+    """The mean of the final vectors h (batch, L, d_model) over the real
+    tokens of ``tokens`` (batch, L), ``<cls>`` included: (batch, d_model)."""
+    real = (tokens != pad_id).unsqueeze(-1).to(h.dtype)  # (batch, L, 1)
+    return (h * real).sum(1) / real.sum(1)               # (batch, d_model)
+
+
+class MeanPooled(nn.Module):
+    """A :class:`TinyBERT` whose ``classify`` reads the mean of the final
+    vectors (:func:`mean_pool`) through the same ``head``; ``at`` is
+    ignored, so :func:`train_classifier` and :func:`predict` take it."""
+
+    def __init__(self, bert):
+        super().__init__()
+        self.bert = bert
+
+    def classify(self, tokens, at=None, embeddings=None):
+        """Class logits (batch, n_classes) from every real token."""
+        h = self.bert.encode(tokens, embeddings)       # (batch, L, d_model)
+        return self.bert.head(mean_pool(h, tokens, self.bert.pad_id))
+
+    def attention_weights(self):
+        return self.bert.attention_weights()
 
 
 def masked_lm_loss(logits, labels):

@@ -6,6 +6,9 @@ the measures that ask the trained model what it uses.
   elles), from the subject's French gender;
 - :func:`agreement_task`: the sentence up to its main verb, the verb
   replaced by ``<mask>``: singular or plural, from the subject's number;
+- :func:`grammaticality_task`: is the sentence grammatical? Half of the
+  sentences have their main verb in the number its subject does not
+  have; read at ``<cls>``;
 - :func:`shares_from`: the attention from the read-out position to each
   role of the sentence (subject, distractors, ...), per layer and head;
 - :func:`swap_flips`: how often the answer changes when one word is
@@ -16,6 +19,8 @@ the measures that ask the trained model what it uses.
 Shown in ``chapters/10_tiny_bert.ipynb``; ``tools/bench_bert.py`` runs
 them over three seeds.
 """
+
+import random
 
 import numpy as np
 import torch
@@ -47,6 +52,34 @@ def agreement_task(vocab, n, split, seed):
     labels = torch.tensor([int(s.number(s.subject) == "pl")
                            for s in found])               # (n,)
     return found, ids, at, labels
+
+
+def _other_number(word, table):
+    """The present-tense form of ``word`` in the other number."""
+    for _, singular, plural in table:
+        if word in (singular, plural):
+            return plural if word == singular else singular
+    raise ValueError(f"{word!r} is not a present-tense verb")
+
+
+def grammaticality_task(vocab, n, seed):
+    """(sentences, ids (n, L), positions of ``<cls>`` (n,), labels (n,)):
+    present-tense sentences, label 1 when grammatical. In the other half
+    the main verb takes the number its subject does not have ("the cat
+    ... jump when it sees ..."); the rest is left as it is."""
+    rng = random.Random(seed)
+    found = sentences.generate(n, seed=seed, tense="present")
+    rows, labels = [], []
+    for s in found:
+        tokens = list(s.tokens)
+        broken = rng.random() < 0.5
+        if broken:
+            tokens[s.verb] = _other_number(tokens[s.verb], sentences.VERBS)
+        rows.append(tokens)
+        labels.append(int(not broken))
+    ids = vocab.encode_all(rows)                          # (n, L)
+    at = torch.zeros(n, dtype=torch.long)                 # <cls>
+    return found, ids, at, torch.tensor(labels)           # labels (n,)
 
 
 def roles(s):
