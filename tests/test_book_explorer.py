@@ -21,7 +21,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from test_book import ALLOWED_AXE, AXE_TAGS, HTML, VIEWPORT, PageLog, axe_script, site  # noqa: F401
+from test_book import AXE_TAGS, HTML, VIEWPORT, PageLog, axe_problems, axe_script, site  # noqa: F401
+# the views' DOM, read as tests/test_explorer_browser.py reads it on pages of its own
+from test_explorer_browser import MARK, contrast, luminance, read, rgba
 
 pytestmark = pytest.mark.skipif(not (HTML / "index.html").exists(),
                                 reason="the book is not built: run `make book`")
@@ -35,8 +37,6 @@ EXPLORERS = {
     "chapters/10_tiny_bert.html": ["highlighter"],
 }
 PAGES = list(EXPLORERS)
-#: The marker at full strength, light and dark (src/attnbook/explorer.css).
-MARK = {"light": (255, 196, 0), "dark": (140, 90, 0)}
 
 
 # --------------------------------------------------------------------------- the page as written
@@ -129,20 +129,6 @@ def reader(browser, site):
     yield open_
     for r in opened:
         r.close()
-
-
-READ = "els => els.map(e => [+e.dataset.w, +e.style.getPropertyValue('--s'), getComputedStyle(e).backgroundColor])"
-
-
-def read(locator):
-    """(weights, marker strengths, background colours) of words, from the DOM."""
-    rows = locator.evaluate_all(READ)
-    return np.array([r[0] for r in rows]), np.array([r[1] for r in rows]), [r[2] for r in rows]
-
-
-def rgba(css):
-    v = [float(x) for x in re.findall(r"[\d.]+", css)]
-    return tuple(v) if len(v) == 4 else (*v, 1.0)
 
 
 def assert_shows(locator, want, mode, vmax=None):
@@ -441,11 +427,7 @@ def test_axe_passes_and_dark_mode_is_readable(reader, page_path, mode):
     # the views themselves (test_book.py runs axe on every whole page in light mode)
     result = r.page.evaluate("tags => axe.run({include: [['.axv']]}, {runOnly: {type: 'tag', values: tags}})",
                              AXE_TAGS)
-    problems = []
-    for violation in result["violations"]:
-        allowed = ALLOWED_AXE.get(violation["id"])
-        nodes = [n for n in violation["nodes"] if not (allowed and any(allowed in t for t in n["target"]))]
-        problems += [f"{violation['id']} ({violation['help']}): {n['html'][:120]}" for n in nodes]
+    problems = axe_problems(result)
     assert not problems, "accessibility problems:\n" + "\n".join(problems)
     checked = [n for v in result["passes"] if v["id"] == "color-contrast" for n in v["nodes"]
                if any(".axv" in t or "axv-" in t for t in n["target"]) or "axv" in n["html"]]
@@ -467,14 +449,3 @@ def test_axe_passes_and_dark_mode_is_readable(reader, page_path, mode):
             r.page.evaluate("k => document.querySelectorAll('.axv')[k].scrollIntoView({block: 'center'})", k)
             name = f"{Path(page_path).stem}-{k}-{mode}.png"
             r.page.screenshot(path=str(Path(shots) / name))
-
-
-def luminance(r, g, b, *_):
-    c = np.array([r, g, b]) / 255
-    c = np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
-    return float(c @ [0.2126, 0.7152, 0.0722])
-
-
-def contrast(a, b):
-    hi, lo = sorted((luminance(*a), luminance(*b)), reverse=True)
-    return (hi + 0.05) / (lo + 0.05)

@@ -50,6 +50,7 @@ VIEWS = {
     "long": ex.matrix(LONG, LONG, LONG_W, caption="A long sentence"),
 }
 ORDER = list(VIEWS)
+#: The marker at full strength, light and dark (src/attnbook/explorer.css).
 MARK = {"light": (255, 196, 0), "dark": (140, 90, 0)}
 
 
