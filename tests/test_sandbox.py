@@ -7,6 +7,7 @@ bounded by the test's own numbers so that it cannot take the machine down.
 
 import json
 import os
+import pwd
 import resource
 import shutil
 import subprocess
@@ -99,17 +100,52 @@ def test_the_instructors_environment_does_not_reach_the_kernel(course):
     assert out.split() == ["None", "/tmp"]
 
 
-def test_a_kernel_started_by_root_runs_as_nobody_without_capabilities(course):
+def test_a_kernel_started_by_root_runs_as_a_user_of_its_own_without_capabilities(course):
     code, out, err = run(course, """
-        import os
+        import getpass, os
         status = open("/proc/self/status").read()
         caps = [l.split()[1] for l in status.splitlines() if l.startswith(("CapEff", "CapPrm"))]
-        print(os.getuid(), *caps)
+        print(os.getuid(), os.getgid(), getpass.getuser(), *caps)
     """)
-    uid, *caps = out.split()
+    uid, gid, name, *caps = out.split()
     assert caps == ["0000000000000000"] * 2, err
     if os.geteuid() == 0:
-        assert uid == "65534"
+        assert int(uid) == int(gid) == sandbox.sandbox_user() == sandbox.USER_BASE + os.getpid()
+        with pytest.raises(KeyError):
+            pwd.getpwuid(int(uid))  # no account has it
+        assert name == "student"
+
+
+def test_sandboxes_started_at_the_same_time_have_users_and_process_limits_of_their_own(course):
+    """One sandbox holds 150 processes; another, started beside it, still forks up to its own limit."""
+    if os.geteuid() != 0:
+        pytest.skip("for an ordinary user each sandbox has a user namespace of its own")
+    folder = course / "autograded" / "alice" / "ch01"
+    code = (f"import subprocess, sys\nsys.path.insert(0, {str(Path(sandbox.__file__).parents[2])!r})\n"
+            "from pathlib import Path\nfrom attnbook.grading import sandbox\n"
+            f"here = Path({str(folder)!r})\n"
+            "argv, fds = sandbox.bwrap_command(Path({course!r}), here, None, sandbox.Limits(processes=200), "
+            "[sys.executable, '-c', {hold!r}])\n"
+            "print(sandbox.sandbox_user(), flush=True)\n"
+            "subprocess.run(argv, pass_fds=fds, timeout=60)\n").format(course=str(course), hold=HOLD)
+    other = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             text=True)
+    try:
+        other_user = int(other.stdout.readline())
+        assert other.stdout.readline().strip() == "holding 150", "the other sandbox did not start"
+        code, out, err = run(course, FORKS.format(n=1000, sleep=20), limits=sandbox.Limits(processes=200))
+    finally:
+        other.stdin.close()
+        other.wait(timeout=60)
+    assert other_user != sandbox.sandbox_user()
+    assert 190 < json.loads(out)["forked"] < 200, (out, err)
+
+
+def test_sandbox_users_follow_the_starting_process():
+    assert sandbox.sandbox_user(1234) == sandbox.USER_BASE + 1234
+    assert sandbox.sandbox_user(1234) != sandbox.sandbox_user(1235)
+    with open("/proc/sys/kernel/pid_max") as f:
+        assert sandbox.sandbox_user(int(f.read())) <= 2_147_483_646  # in the range no system uses
 
 
 def test_rlimit_nproc_alone_does_not_hold_for_root():
@@ -121,6 +157,22 @@ def test_rlimit_nproc_alone_does_not_hold_for_root():
                          preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NPROC, (100, 100)))
     assert json.loads(out.stdout)["forked"] == 300, out.stderr  # a limit of 100, and 300 forks
 
+
+# Forks 150 children that sleep, says so, and holds them until its stdin closes.
+HOLD = """
+import os, sys, time
+children = []
+for _ in range(150):
+    pid = os.fork()
+    if pid == 0:
+        time.sleep(60)
+        os._exit(0)
+    children.append(pid)
+print("holding", len(children), flush=True)
+sys.stdin.read()
+for pid in children:
+    os.kill(pid, 9)
+"""
 
 # Forks n children that sleep, then kills them; prints how many forks succeeded.
 FORKS = """
@@ -149,10 +201,8 @@ def test_a_fork_loop_stops_at_the_process_limit(course):
     started = time.perf_counter()
     code, out, err = run(course, FORKS.format(n=1000, sleep=20), limits=limits)
     result = json.loads(out)
-    # The limit counts this process and its threads too. Started by root, every sandbox runs as
-    # nobody, and the kernel counts all of nobody's processes: sandboxes that run at the same time
-    # (the grading tests in the other worker) share the 200, so only the upper bound is fixed.
-    assert 0 < result["forked"] < 200, result
+    # The limit counts this process and its threads too; every sandbox has a user of its own
+    assert 190 < result["forked"] < 200, result
     assert "Resource temporarily unavailable" in result["error"]
     assert "more than 200 processes" in limit_reason(*result["error"].split(": ", 1), limits)
     assert time.perf_counter() - started < 30
@@ -195,8 +245,9 @@ def test_cpu_time_beyond_the_limit_ends_the_process(course):
 
 
 def test_kill_minus_one_reaches_only_the_sandbox(course):
-    # as root the kernel runs as nobody: the outside process is nobody's too
-    user = {"user": 65534, "group": 65534, "extra_groups": []} if os.geteuid() == 0 else {}
+    # as root the kernel runs as a user of its own: the outside process is that user's too
+    me = sandbox.sandbox_user()
+    user = {"user": me, "group": me, "extra_groups": []} if os.geteuid() == 0 else {}
     outside = subprocess.Popen(["sleep", "30"], **user)
     try:
         code, out, err = run(course, """

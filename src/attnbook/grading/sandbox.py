@@ -14,7 +14,10 @@ gradebook, source/, the other students' folders), home folders and the
 rest of the file system are not there at all. It runs in its own PID,
 IPC and host-name namespaces, with no capabilities, and with limits on
 memory, processes, file size and CPU time. When root starts it, the
-kernel runs as ``nobody``: the kernel ignores a process limit for root.
+kernel runs as a user id of its own (:func:`sandbox_user`), one no
+account or other sandbox has: Linux ignores a process limit for root,
+and counts it per user, so kernels graded at the same time must not
+share a user.
 
 Each kernel's start and end is appended to ``DIR/sandbox-log.jsonl``,
 which ``course report`` reads to explain a kernel that died.
@@ -25,7 +28,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import pwd
 import shutil
 import signal
 import subprocess
@@ -138,7 +140,7 @@ def probe() -> tuple[bool, str]:
         why = (out.stderr.strip().splitlines() or ["no output"])[-1]
         return False, (f"bubblewrap is installed but cannot make a sandbox "
                        f"here ({why}); user namespaces may be disabled")
-    who = "as nobody, " if os.geteuid() == 0 else ""
+    who = "as a user of its own, " if os.geteuid() == 0 else ""
     return True, f"{bwrap_version()}, {who}works on this machine"
 
 
@@ -222,7 +224,9 @@ def bwrap_command(course: Path, notebook_dir: Path, connection: str | None,
     argv += ["--remount-ro", "/", "--chdir", nb_path, "--clearenv"]
     path = os.pathsep.join([os.path.dirname(sys.executable),
                             "/usr/local/bin", "/usr/bin", "/bin"])
+    # USER: the kernel's user has no account that would name it
     env = {"PATH": path, "HOME": "/tmp", "TMPDIR": "/tmp",
+           "USER": "student", "LOGNAME": "student",
            "MPLCONFIGDIR": "/tmp/matplotlib",
            "ATTNBOOK_SANDBOX": "bubblewrap",
            # the kernel's parent is the sandbox's first process, pid 1
@@ -234,19 +238,30 @@ def bwrap_command(course: Path, notebook_dir: Path, connection: str | None,
              "--memory", str(limits.memory),
              "--processes", str(limits.processes),
              "--file-size", str(limits.file_size), "--cpu", str(limits.cpu)]
-    if root:  # keep only what enter.py needs to become nobody
-        nobody = _nobody()
+    if root:  # keep only what enter.py needs to give up root
+        user = str(sandbox_user())
         argv += ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
-        enter += ["--uid", str(nobody[0]), "--gid", str(nobody[1])]
+        enter += ["--uid", user, "--gid", user]
     return argv + ["--", *enter, "--", *command], fds
 
 
-def _nobody() -> tuple[int, int]:
-    try:
-        entry = pwd.getpwnam("nobody")
-        return entry.pw_uid, entry.pw_gid
-    except KeyError:
-        return 65534, 65534
+#: The first of the user ids that sandboxes started by root run as: a
+#: range that systemd's table of user ids leaves unused on every system
+#: (1879048192 to 2147483646), above the ranges of accounts and
+#: containers.
+USER_BASE = 1_879_048_192
+
+
+def sandbox_user(pid: int | None = None) -> int:
+    """The user id of the sandbox that process ``pid`` starts.
+
+    The id of a sandbox is the base plus the pid of the process that
+    starts it (by default, this one). Two processes that live at the
+    same time never share a pid, so sandboxes graded at the same time
+    never share a user, nor the process limit Linux counts per user.
+    Linux's pids stay below 2**22, so the ids stay in the unused range.
+    """
+    return USER_BASE + (os.getpid() if pid is None else pid)
 
 
 # ----------------------------------------------------------------- the log
