@@ -1,8 +1,8 @@
 """Benchmark of chapter 10: the masked models and the two "who is the
 subject?" tasks, over seeds.
 
-    python tools/bench_bert.py                     # everything, 3 seeds
-    python tools/bench_bert.py --only pronoun agreement --threads 2
+    python tools/bench_bert.py                     # everything, 3 seeds, 2 threads
+    python tools/bench_bert.py --only pronoun agreement --threads 1
 
 Prints, for every seed:
 
@@ -166,7 +166,7 @@ def main():
                         default=["mlm", "pronoun", "agreement"],
                         choices=["mlm", "pronoun", "agreement"])
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
-    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     print(f"{args.threads} thread(s), seeds {args.seeds}")

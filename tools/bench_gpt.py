@@ -1,7 +1,7 @@
 """Benchmark of chapter 9: the question answerer and the writer, over seeds.
 
-    python tools/bench_gpt.py                 # both, 3 seeds, 1 thread
-    python tools/bench_gpt.py --only qa --seeds 0 1 2 --threads 2
+    python tools/bench_gpt.py                 # both, 3 seeds, 2 threads
+    python tools/bench_gpt.py --only qa --seeds 0 1 2 --threads 1
 
 Prints, for every seed, the training time and the accuracies of the
 question answerer (iid contexts, held-out role/country pairs, 2000 each),
@@ -122,7 +122,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", choices=["qa", "writer"])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__}, {args.threads} thread(s), "
