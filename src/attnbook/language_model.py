@@ -240,7 +240,7 @@ def train_language_model(model, tokens, pad_id, steps=2000, batch_size=64,
     AdamW, 100 warm-up steps then a cosine decay, gradients clipped at 1.
     Returns (per-step losses, seconds)."""
     generator = torch.Generator().manual_seed(seed)
-    # fused: one pass updates every parameter (faster for small models)
+    # fused: one pass updates every parameter, not one tensor at a time
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr,
                                   betas=(0.9, 0.98), fused=True)
     schedule = warmup_cosine(optimizer, 100, steps)

@@ -241,7 +241,7 @@ def train_ctc(feats, transcripts, steps=800, batch_size=32, lr=3e-3, seed=0,
 
 def _train(model, loss_fn, feats, transcripts, steps, batch_size, lr, seed,
            progress, on_step):
-    # fused: one pass updates every parameter (faster for small models)
+    # fused: one pass updates every parameter, not one tensor at a time
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr,
                                   weight_decay=0.01, fused=True)
     scheduler = warmup_cosine(optimizer, 100, steps, min_factor=0.05)

@@ -166,7 +166,7 @@ def masked_lm_loss(logits, labels):
 
 
 def _optimiser(model, lr, steps):
-    # fused: one pass updates every parameter (faster for small models)
+    # fused: one pass updates every parameter, not one tensor at a time
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr,
                                   betas=(0.9, 0.98), fused=True)
     return optimizer, warmup_cosine(optimizer, 100, steps)

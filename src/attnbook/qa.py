@@ -66,7 +66,7 @@ def train_qa(model, tokens, lengths, answers, steps=3000, batch_size=64,
     Returns (per-step losses, seconds). ``log_every`` > 0 prints progress.
     """
     generator = torch.Generator().manual_seed(seed)
-    # fused: one pass updates every parameter (faster for small models)
+    # fused: one pass updates every parameter, not one tensor at a time
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr,
                                   betas=(0.9, 0.98), fused=True)
     schedule = warmup_cosine(optimizer, 100, steps)
