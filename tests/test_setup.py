@@ -1,5 +1,8 @@
 """What the set-up installs: pyproject.toml's ranges, and constraints.txt, the versions tested."""
 
+import re
+import subprocess
+import sys
 import tomllib
 from importlib.metadata import PackageNotFoundError, version
 
@@ -48,3 +51,32 @@ def test_the_environment_is_what_constraints_txt_records():
         if installed != wanted:
             different[name] = (wanted, installed)
     assert not different, f"constraints.txt and the environment differ: {different}"
+
+
+GROUPED = '''import pytest
+
+PAGES = ["a.html", "b.html"]
+
+
+@pytest.mark.parametrize("page", [pytest.param(p, marks=pytest.mark.xdist_group(p), id=p)
+                                  for p in PAGES])
+@pytest.mark.parametrize("rule", range(4))
+def test_rule(rule, page):
+    pass
+'''
+
+
+def test_loadgroup_keeps_a_pages_tests_in_one_worker(tmp_path):
+    """The built-book tests open each page once per worker (`by_page` in test_book.py). That
+    holds only if `--dist loadgroup` sends all of a page's tests to the same worker, which
+    pytest 9.2 with pytest-xdist 3.8 no longer does (no error, just twice the page loads)."""
+    (tmp_path / "test_grouped.py").write_text(GROUPED)
+    done = subprocess.run([sys.executable, "-m", "pytest", "-n", "2", "--dist", "loadgroup", "-v",
+                           "-p", "no:cacheprovider", "-p", "no:randomly", str(tmp_path)],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    workers = {}
+    for worker, page in re.findall(r"\[(gw\d)\].*PASSED .*test_rule\[\d-([ab]\.html)\]", done.stdout):
+        workers.setdefault(page, set()).add(worker)
+    assert sorted(workers) == ["a.html", "b.html"], done.stdout[-2000:]
+    assert all(len(w) == 1 for w in workers.values()), f"a page's tests ran in several workers: {workers}"
