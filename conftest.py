@@ -24,6 +24,7 @@ ROOT = Path(__file__).resolve().parent
 _SETTINGS = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["attnbook"]
 _BUDGETS = _SETTINGS["notebook-budgets"]
 _PROBE = _SETTINGS.get("machine", {}).get("probe-seconds")
+_SLOW_TESTS = _SETTINGS.get("slow-tests", {})
 #: A budget grows at most this much on a slow machine.
 MAX_SCALE = 3.0
 _started: dict[str, float] = {}
@@ -88,11 +89,32 @@ def _notebook_of(item):
     return str(path.relative_to(ROOT)) if path.suffix == ".ipynb" else None
 
 
+def expected_seconds(path: str) -> float:
+    """About how long a file's tests take under ``make test``: a notebook's
+    own budget is about 1.5 times its time; ``[tool.attnbook.slow-tests]``
+    lists the slow test files. Other files count as quick (0)."""
+    if path in _BUDGETS and path != "default":
+        return float(_BUDGETS[path]) / 1.5
+    return float(_SLOW_TESTS.get(path, 0))
+
+
 def pytest_collection_modifyitems(session, config, items):
+    # Longest files first, each file's tests kept together and in order: with
+    # workers (`--dist loadfile --no-loadscope-reorder`), the long ones start
+    # at once and the many short ones fill the gaps at the end.
+    files = {}
+    for item in items:
+        files.setdefault(_file_of(item), len(files))
+    items.sort(key=lambda item: (-expected_seconds(_file_of(item)), files[_file_of(item)]))
     for item in items:
         notebook = _notebook_of(item)
         if notebook:
             _last_item[notebook] = item.nodeid
+
+
+def _file_of(item) -> str:
+    path = Path(str(item.path))
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
 
 
 @pytest.hookimpl(tryfirst=True)

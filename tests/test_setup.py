@@ -80,3 +80,28 @@ def test_loadgroup_keeps_a_pages_tests_in_one_worker(tmp_path):
         workers.setdefault(page, set()).add(worker)
     assert sorted(workers) == ["a.html", "b.html"], done.stdout[-2000:]
     assert all(len(w) == 1 for w in workers.values()), f"a page's tests ran in several workers: {workers}"
+
+
+def test_make_test_starts_the_longest_files_first():
+    """conftest.py orders the collected files by their expected time (a notebook's budget, the
+    slow test files pyproject.toml lists), longest first; each file's tests stay together and in
+    their order, and the quick files keep the order pytest found them in."""
+    done = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", "--nbval-lax",
+                           "tests/test_attention.py", "chapters", "tests/test_verdicts.py",
+                           "tests/test_grading_e2e.py"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    ids = [line for line in done.stdout.splitlines() if "::" in line]
+    files = [f for i, f in enumerate(f.split("::")[0] for f in ids)
+             if i == 0 or f != ids[i - 1].split("::")[0]]
+    assert len(files) == len(set(files)), f"a file's tests were split: {files}"
+    assert files == ["chapters/07_translation.ipynb", "tests/test_grading_e2e.py",
+                     "chapters/09_tiny_gpt.ipynb", "chapters/11_listening.ipynb",
+                     "tests/test_verdicts.py", "chapters/10_tiny_bert.ipynb",
+                     "chapters/06_transformer_block.ipynb", "tests/test_attention.py",
+                     *(f"chapters/{n}" for n in ["01_smart_highlighter.ipynb", "02_soft_lookup.ipynb",
+                                                 "03_scaled_dot_product.ipynb",
+                                                 "04_self_attention_positions.ipynb",
+                                                 "05_multi_head.ipynb", "08_attention_at_scale.ipynb"])]
+    cells = [int(i.rsplit("Cell ", 1)[1]) for i in ids if i.startswith("chapters/07_translation.ipynb::")]
+    assert cells == list(range(len(cells)))

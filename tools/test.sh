@@ -2,11 +2,15 @@
 # `make test`: run every test, build the book, then test the built book, on both cores.
 #
 # 1. pytest runs the package's tests and executes every notebook with nbval, in two workers
-#    (one thread each). Each notebook that runs through is saved with its outputs.
+#    (one thread each), longest files first (conftest.py). Each notebook that runs through is
+#    saved with its outputs. The grading tests, which mostly wait (for nbgrader, for kernels
+#    in their sandboxes, for time limits to run out), run beside them in a pytest of their own;
+#    their report follows.
 # 2. Those executed notebooks go into the book's execution cache, so the build renders them
 #    instead of running them a second time (tools/book_cache.py).
 # 3. The book is built (`make book`, warnings are errors), then tested in a browser: pages, links,
-#    accessibility, the student edition.
+#    accessibility, the student edition; in three workers, as a browser test often waits for
+#    the page.
 # Fails if any test or the build fails.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -20,9 +24,18 @@ EXECUTED=_build/executed
 start=$(date +%s)
 rm -rf "$EXECUTED"
 mkdir -p _build
-ATTNBOOK_EXECUTED="$EXECUTED" "${PYTEST[@]}" -n 2 --dist loadfile \
-  tests chapters solutions exercises "${BOOK_TESTS[@]/#/--ignore=}"
+GRADING=tests/test_grading_e2e.py
+"${PYTEST[@]}" "$GRADING" > _build/grading_tests.log 2>&1 &
+grading=$!
+trap 'kill "$grading" 2>/dev/null' INT TERM
+ATTNBOOK_EXECUTED="$EXECUTED" "${PYTEST[@]}" -n 2 --dist loadfile --no-loadscope-reorder \
+  tests chapters solutions exercises --ignore="$GRADING" "${BOOK_TESTS[@]/#/--ignore=}"
 tests_status=$?
+wait "$grading"
+grading_status=$?
+echo "make test: the grading tests ($GRADING), run beside the others:"
+cat _build/grading_tests.log
+[ "$grading_status" -eq 0 ] || tests_status=$grading_status
 echo "make test: tests and notebooks done ($(( $(date +%s) - start )) s after the start)"
 
 "$BIN/python" tools/book_cache.py fill "$EXECUTED"
@@ -35,7 +48,7 @@ if [ "$book_status" -ne 0 ]; then
 fi
 echo "make book: built in _build/html ($(( $(date +%s) - start )) s after the start)"
 
-"${PYTEST[@]}" -n 2 --dist loadgroup "${BOOK_TESTS[@]}"
+"${PYTEST[@]}" -n 3 --dist loadgroup "${BOOK_TESTS[@]}"
 book_tests_status=$?
 echo "make test: $(( $(date +%s) - start )) s in all"
 [ "$tests_status" -eq 0 ] && [ "$book_tests_status" -eq 0 ]
