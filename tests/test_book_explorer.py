@@ -23,7 +23,7 @@ import pytest
 
 from test_book import AXE_TAGS, HTML, VIEWPORT, PageLog, axe_problems, axe_script, site  # noqa: F401
 # the views' DOM, read as tests/test_explorer_browser.py reads it on pages of its own
-from test_explorer_browser import MARK, contrast, luminance, read, rgba
+from test_explorer_browser import MARK, READ, contrast, luminance, read, rgba
 
 pytestmark = pytest.mark.skipif(not (HTML / "index.html").exists(),
                                 reason="the book is not built: run `make book`")
@@ -133,7 +133,23 @@ def reader(browser, site):
 
 def assert_shows(locator, want, mode, vmax=None):
     """The words hold ``want`` (to 1e-6) and their markers are as strong as ``want`` says."""
-    got, strength, colours = read(locator)
+    assert_read(read(locator), want, mode, vmax)
+
+
+# Focus word i, then read every word back (as `read` does) with its aria-selected: one round trip
+# to the browser for each of the hundreds of moves the tests below make.
+FOCUS_READ = f"""(els, i) => {{ els[i].focus(); return [({READ})(els),
+    els.map(e => e.getAttribute('aria-selected'))]; }}"""
+
+
+def focus_and_read(words, i):
+    """Focus word ``i`` (as a reader's Tab does); return (what `read` returns, aria-selected)."""
+    rows, selected = words.evaluate_all(FOCUS_READ, i)
+    return (np.array([r[0] for r in rows]), np.array([r[1] for r in rows]), [r[2] for r in rows]), selected
+
+
+def assert_read(shown, want, mode, vmax=None):
+    got, strength, colours = shown
     assert got.shape == want.shape and np.abs(got - want).max() <= 1e-6, (got, want)
     shade = np.minimum(1, want / (vmax or want.max() or 1))
     assert np.abs(strength - shade).max() <= 5e-4
@@ -181,9 +197,8 @@ def test_a_focused_or_hovered_word_shows_its_row(reader, page_path, mode):
         for layer, head in choices(view, d):
             g = grid(d, layer, head)
             for i in range(n):
-                words.nth(i).focus()
-                assert_shows(words, g[i], mode, d["vmax"])
-                selected = words.evaluate_all("els => els.map(e => e.getAttribute('aria-selected'))")
+                shown, selected = focus_and_read(words, i)
+                assert_read(shown, g[i], mode, d["vmax"])
                 assert selected == ["true" if j == i else "false" for j in range(n)]
             words.nth(1).hover()                                 # the mouse wins while it stays
             assert_shows(words, g[1], mode, d["vmax"])
@@ -273,9 +288,23 @@ def lines_for(g, keep):
                   for j, row in enumerate(g) for i, w in enumerate(row) if keep(j, i) and w >= 0.01)
 
 
-def assert_lines(view, want):
-    got = sorted(map(tuple, view.locator(".axv-lines").evaluate(LINES)))
+def assert_lines(view, want, got=None):
+    got = sorted(map(tuple, view.locator(".axv-lines").evaluate(LINES) if got is None else got))
     assert len(got) == len(want) and np.allclose(got, want, atol=0.051)
+
+
+# After a move on a chapter 7 view: the words of one side (`read`) and the lines, in one round
+# trip; with `focus`, the target word of that index is focused first.
+CROSS_READ = f"""(view, [side, focus]) => {{
+    if (focus !== null) view.querySelectorAll('.axv-tgt .axv-w')[focus].focus();
+    return [({READ})([...view.querySelectorAll(`.axv-${{side}} .axv-w`)]),
+            ({LINES})(view.querySelector('.axv-lines'))]; }}"""
+
+
+def cross_read(view, side, focus=None):
+    rows, lines = view.evaluate(CROSS_READ, [side, focus])
+    shown = (np.array([r[0] for r in rows]), np.array([r[1] for r in rows]), [r[2] for r in rows])
+    return shown, lines
 
 
 @pytest.mark.parametrize("mode", ["light", "dark"])
@@ -295,13 +324,14 @@ def test_chapter_7_cross_attention_every_head_of_every_layer(reader, mode):
     for layer, head in choices(view, d):
         g = grid(d, layer, head)                               # (L_t, L_s)
         for j in range(len(d["target"])):
-            tgt.nth(j).focus()
-            assert_shows(src, g[j], mode, d["vmax"])
-            assert_lines(view, lines_for(g, lambda a, b: a == j))
+            shown, lines = cross_read(view, "src", focus=j)
+            assert_read(shown, g[j], mode, d["vmax"])
+            assert_lines(view, lines_for(g, lambda a, b: a == j), lines)
         for i in range(len(d["source"])):
             src.nth(i).hover()
-            assert_shows(tgt, g[:, i], mode, d["vmax"])
-            assert_lines(view, lines_for(g, lambda a, b: b == i))
+            shown, lines = cross_read(view, "tgt")
+            assert_read(shown, g[:, i], mode, d["vmax"])
+            assert_lines(view, lines_for(g, lambda a, b: b == i), lines)
         r.page.mouse.move(1, 1)
         r.page.keyboard.press("Escape")
         assert_lines(view, lines_for(g, lambda a, b: True))
