@@ -23,7 +23,7 @@ import pytest
 
 from test_book import AXE_TAGS, HTML, VIEWPORT, PageLog, axe_problems, axe_script, site  # noqa: F401
 # the views' DOM, read as tests/test_explorer_browser.py reads it on pages of its own
-from test_explorer_browser import MARK, READ, contrast, luminance, read, rgba
+from test_explorer_browser import MARK, READ, contrast, luminance, read, rgba, shown
 
 pytestmark = pytest.mark.skipif(not (HTML / "index.html").exists(),
                                 reason="the book is not built: run `make book`")
@@ -145,11 +145,12 @@ FOCUS_READ = f"""(els, i) => {{ els[i].focus(); return [({READ})(els),
 def focus_and_read(words, i):
     """Focus word ``i`` (as a reader's Tab does); return (what `read` returns, aria-selected)."""
     rows, selected = words.evaluate_all(FOCUS_READ, i)
-    return (np.array([r[0] for r in rows]), np.array([r[1] for r in rows]), [r[2] for r in rows]), selected
+    return shown(rows), selected
 
 
-def assert_read(shown, want, mode, vmax=None):
-    got, strength, colours = shown
+def assert_read(words, want, mode, vmax=None):
+    """As assert_shows, on what `read` returned."""
+    got, strength, colours = words
     assert got.shape == want.shape and np.abs(got - want).max() <= 1e-6, (got, want)
     shade = np.minimum(1, want / (vmax or want.max() or 1))
     assert np.abs(strength - shade).max() <= 5e-4
@@ -197,8 +198,8 @@ def test_a_focused_or_hovered_word_shows_its_row(reader, page_path, mode):
         for layer, head in choices(view, d):
             g = grid(d, layer, head)
             for i in range(n):
-                shown, selected = focus_and_read(words, i)
-                assert_read(shown, g[i], mode, d["vmax"])
+                seen, selected = focus_and_read(words, i)
+                assert_read(seen, g[i], mode, d["vmax"])
                 assert selected == ["true" if j == i else "false" for j in range(n)]
             words.nth(1).hover()                                 # the mouse wins while it stays
             assert_shows(words, g[1], mode, d["vmax"])
@@ -303,8 +304,7 @@ CROSS_READ = f"""(view, [side, focus]) => {{
 
 def cross_read(view, side, focus=None):
     rows, lines = view.evaluate(CROSS_READ, [side, focus])
-    shown = (np.array([r[0] for r in rows]), np.array([r[1] for r in rows]), [r[2] for r in rows])
-    return shown, lines
+    return shown(rows), lines
 
 
 @pytest.mark.parametrize("mode", ["light", "dark"])
@@ -324,13 +324,13 @@ def test_chapter_7_cross_attention_every_head_of_every_layer(reader, mode):
     for layer, head in choices(view, d):
         g = grid(d, layer, head)                               # (L_t, L_s)
         for j in range(len(d["target"])):
-            shown, lines = cross_read(view, "src", focus=j)
-            assert_read(shown, g[j], mode, d["vmax"])
+            seen, lines = cross_read(view, "src", focus=j)
+            assert_read(seen, g[j], mode, d["vmax"])
             assert_lines(view, lines_for(g, lambda a, b: a == j), lines)
         for i in range(len(d["source"])):
             src.nth(i).hover()
-            shown, lines = cross_read(view, "tgt")
-            assert_read(shown, g[:, i], mode, d["vmax"])
+            seen, lines = cross_read(view, "tgt")
+            assert_read(seen, g[:, i], mode, d["vmax"])
             assert_lines(view, lines_for(g, lambda a, b: b == i), lines)
         r.page.mouse.move(1, 1)
         r.page.keyboard.press("Escape")

@@ -138,7 +138,11 @@ READ = """els => els.map(e => [e.dataset.w === undefined ? NaN :
 
 def read(locator):
     """(weights, shades, background colours) of words or cells."""
-    rows = locator.evaluate_all(READ)
+    return shown(locator.evaluate_all(READ))
+
+
+def shown(rows):
+    """READ's rows as (weights, shades, background colours)."""
     return (np.array([r[0] for r in rows]), np.array([r[1] for r in rows]),
             [r[2] for r in rows])
 

@@ -72,7 +72,7 @@ def test_loadgroup_keeps_a_pages_tests_in_one_worker(tmp_path):
     pytest 9.2 with pytest-xdist 3.8 no longer does (no error, just twice the page loads)."""
     (tmp_path / "test_grouped.py").write_text(GROUPED)
     done = subprocess.run([sys.executable, "-m", "pytest", "-n", "2", "--dist", "loadgroup", "-v",
-                           "-p", "no:cacheprovider", "-p", "no:randomly", str(tmp_path)],
+                           "-p", "no:cacheprovider", str(tmp_path)],
                           cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     workers = {}

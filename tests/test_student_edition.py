@@ -10,8 +10,8 @@ import pytest
 from notebooks import ROOT, notebooks, read
 
 STUDENT_HTML = ROOT / "_build" / "student" / "_build" / "html"
-# With workers (`--dist loadgroup`), both tests run in one, which builds the edition once: two
-# workers would build it twice, into the same folder at the same time.
+# With workers (`--dist loadgroup`), all of its tests run in one, which builds the edition once:
+# two workers would build it twice, into the same folder at the same time.
 pytestmark = pytest.mark.xdist_group("student-edition")
 
 
