@@ -106,12 +106,17 @@ write("../../../gradebook.db")  # the last attempt raises: the report shows it
 HOG = ("def weighted_average(weights, values):\n"
        "    big = np.ones(400_000_000)  # 3.2 GB\n"
        "    return np.asarray(weights) @ np.asarray(values)\n")
-# A fork loop, bounded: 1000 children at most, each gone after 5 s (the sandbox allows 256).
-# the cell hits the process limit, then waits for its children, so that the
-# notebook's later cells can start threads again
-FORK_LOOP = ("import os, time\ntry:\n    for _ in range(1000):\n"
-             "        if os.fork() == 0:\n            time.sleep(5)\n"
-             "            os._exit(0)\nfinally:\n    while True:\n        try:\n"
+# A fork loop, bounded: 1000 children at most (the sandbox allows 256).
+# Each child waits for its parent to close a pipe, then exits, whatever
+# happens (a SIGINT too): the cell hits the process limit, lets its
+# children go and waits for them, so that the notebook's later cells can
+# start threads again. No sleep: the cell takes only as long as its forks.
+FORK_LOOP = ("import os\nr, w = os.pipe()\ntry:\n"
+             "    for _ in range(1000):\n"
+             "        if os.fork() == 0:\n            try:\n"
+             "                os.close(w)\n                os.read(r, 1)\n"
+             "            finally:\n                os._exit(0)\n"
+             "finally:\n    os.close(w)\n    while True:\n        try:\n"
              "            os.wait()\n        except ChildProcessError:\n"
              "            break")
 BIG_FILE = ("with open('/tmp/big', 'wb') as f:\n    for _ in range(1024):\n"
